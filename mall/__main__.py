@@ -1,0 +1,3 @@
+from mall.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""Signing in, the caller's identity, and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Request, delete, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mall.auth import service
+from mall.auth.guards import current_principal, signed_in
+from mall.auth.models import ApiToken
+from mall.auth.schemas import (
+    AccessToken,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenOut,
+    LoginRequest,
+    Me,
+)
+
+
+def _token_out(token: ApiToken) -> ApiTokenOut:
+    return ApiTokenOut(
+        id=token.id,
+        name=token.name,
+        prefix=token.token_prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+class AuthController(Controller):
+    path = "/api/v1"
+    tags = ["auth"]
+
+    @post("/auth/login", status_code=200, summary="Sign in with e-mail and password")
+    async def login(
+        self, request: Request, data: LoginRequest, db_session: AsyncSession
+    ) -> AccessToken:
+        state = request.app.state
+        result = await service.login(
+            db_session,
+            state.settings.auth,
+            state.login_throttle,
+            email=data.email,
+            password=data.password,
+            address=request.client.host if request.client else "unknown",
+        )
+        return AccessToken(access_token=result.access_token, expires_in=result.expires_in)
+
+    @get("/me", guards=[signed_in], summary="Who am I")
+    async def me(self, request: Request) -> Me:
+        p = current_principal(request)
+        return Me(
+            id=p.user_id,
+            email=p.email,
+            org_id=p.org_id,
+            org_kind=p.org_kind.value,
+            org_name=p.org_name,
+        )
+
+
+class ApiTokenController(Controller):
+    path = "/api/v1/auth/api-tokens"
+    tags = ["auth"]
+    guards = [signed_in]
+
+    @post("/", summary="Create an API token (the secret is shown once)")
+    async def create(
+        self, request: Request, data: ApiTokenCreate, db_session: AsyncSession
+    ) -> ApiTokenCreated:
+        token, secret = await service.create_api_token(
+            db_session, current_principal(request), name=data.name, expires_at=data.expires_at
+        )
+        out = _token_out(token)
+        return ApiTokenCreated(**{f: getattr(out, f) for f in out.__struct_fields__}, token=secret)
+
+    @get("/", summary="Your organisation's active API tokens")
+    async def list_tokens(self, request: Request, db_session: AsyncSession) -> list[ApiTokenOut]:
+        return [
+            _token_out(t)
+            for t in await service.list_api_tokens(db_session, current_principal(request))
+        ]
+
+    @delete("/{token_id:uuid}", status_code=200, summary="Revoke an API token")
+    async def revoke(
+        self, request: Request, token_id: uuid.UUID, db_session: AsyncSession
+    ) -> ApiTokenOut:
+        return _token_out(
+            await service.revoke_api_token(db_session, current_principal(request), token_id)
+        )

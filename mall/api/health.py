@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Request, Response, get
+from sqlalchemy import text
+
+
+@get("/health", tags=["health"], summary="Liveness: the process answers", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check(coro: Any) -> str:
+    try:
+        await asyncio.wait_for(coro, timeout=2)
+        return "ok"
+    except Exception as exc:  # readiness reports every failure as a status
+        return f"error: {type(exc).__name__}"
+
+
+@get("/ready", tags=["health"], summary="Readiness: PostgreSQL and Redis reachable")
+async def ready(request: Request) -> Response[dict[str, Any]]:
+    state = request.app.state
+
+    async def database() -> None:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    postgres, redis = await asyncio.gather(_check(database()), _check(state.redis.ping()))
+    ok = postgres == "ok" and redis == "ok"
+    body = {"status": "ready" if ok else "not_ready", "postgres": postgres, "redis": redis}
+    return Response(body, status_code=200 if ok else 503)

@@ -1,0 +1,65 @@
+"""A user's notifications: its own and its organisation's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import msgspec
+from litestar import Controller, Request, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mall.auth.guards import current_principal, signed_in
+from mall.notifications import service
+from mall.notifications.models import Notification
+
+
+class NotificationOut(msgspec.Struct):
+    id: uuid.UUID
+    kind: str
+    title_zh: str
+    title_en: str
+    body_zh: str
+    body_en: str
+    subject_type: str | None
+    subject_id: str | None
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+def _out(n: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=n.id,
+        kind=n.kind,
+        title_zh=n.title_zh,
+        title_en=n.title_en,
+        body_zh=n.body_zh,
+        body_en=n.body_en,
+        subject_type=n.subject_type,
+        subject_id=n.subject_id,
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+
+
+class NotificationController(Controller):
+    path = "/api/v1/notifications"
+    tags = ["notifications"]
+    guards = [signed_in]
+
+    @get("/", summary="Your notifications, newest first")
+    async def list_notifications(
+        self, request: Request, db_session: AsyncSession, unread_only: bool = False
+    ) -> list[NotificationOut]:
+        rows = await service.list_for(
+            db_session, current_principal(request), unread_only=unread_only
+        )
+        return [_out(n) for n in rows]
+
+    @post("/{notification_id:uuid}/read", status_code=200, summary="Mark a notification read")
+    async def mark_read(
+        self, request: Request, notification_id: uuid.UUID, db_session: AsyncSession
+    ) -> NotificationOut:
+        return _out(
+            await service.mark_read(db_session, current_principal(request), notification_id)
+        )

@@ -1,0 +1,126 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from redis.asyncio import Redis
+
+from mall.api.audit import AuditController
+from mall.api.auth import ApiTokenController, AuthController
+from mall.api.health import health, ready
+from mall.api.notifications import NotificationController
+from mall.auth.middleware import BearerAuthMiddleware
+from mall.auth.throttle import LoginThrottle
+from mall.db import create_engine, create_session_maker
+from mall.jobs.outbox import Relay, install_relay
+from mall.jobs.worker import arq_redis_settings
+from mall.logging import RequestContextMiddleware, configure_logging
+from mall.problems import exception_handlers
+from mall.settings import Settings, get_settings
+
+PUBLIC_PATHS = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> Litestar:
+    """Build the API. URLs default to DATABASE_URL and REDIS_URL."""
+    settings = settings or get_settings()
+    database_url = database_url or settings.database.url
+    redis_url = redis_url or settings.redis.url
+    if not database_url or not redis_url:
+        raise RuntimeError(
+            "DATABASE_URL and REDIS_URL must be set;"
+            " `mall serve` starts embedded servers when they are not"
+        )
+    configure_logging(settings.log)
+    engine = create_engine(database_url, settings.database)
+    session_maker = create_session_maker(engine)
+    redis = Redis.from_url(redis_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        relay = Relay(
+            session_maker,
+            arq_redis_settings(redis_url, retries=0),
+            settings.redis.queue_name,
+            settings.jobs.outbox_batch_size,
+        )
+        app.state.relay = relay
+        install_relay(relay)
+        try:
+            yield
+        finally:
+            install_relay(None)
+            await relay.close()
+            await redis.aclose()
+
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_dependency_key="db_session",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+    prometheus = PrometheusConfig(
+        app_name="mall", prefix="mall", group_path=True, excluded_http_methods=[]
+    )
+    state = State(
+        {
+            "settings": settings,
+            "engine": engine,
+            "session_maker": session_maker,
+            "redis": redis,
+            "login_throttle": LoginThrottle(
+                redis=redis,
+                prefix=settings.redis.key_prefix,
+                window_seconds=settings.auth.login_window_seconds,
+                max_per_account=settings.auth.login_max_failures_per_account,
+                max_per_address=settings.auth.login_max_failures_per_address,
+            ),
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            ready,
+            PrometheusController,
+            AuthController,
+            ApiTokenController,
+            AuditController,
+            NotificationController,
+        ],
+        plugins=[SQLAlchemyPlugin(config=db_config)],
+        middleware=[
+            RequestContextMiddleware,
+            prometheus.middleware,
+            DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers=exception_handlers,
+        openapi_config=OpenAPIConfig(
+            title="政府采购电子卖场 API · Government procurement e-mall API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        request_max_body_size=settings.server.max_json_body_bytes,
+        lifespan=[lifespan],
+        state=state,
+        debug=settings.server.debug,
+    )

@@ -1,0 +1,186 @@
+"""Appending to and verifying the hash-chained audit trail.
+
+Appends are serialized with a transaction-level advisory lock taken just
+before the insert, so concurrent writers never fork the chain; the lock is
+released when the writer's transaction ends. Callers append in the same
+transaction as the change they record, as its last statement where they can.
+Sessions must run at READ COMMITTED (PostgreSQL's default): the row read after
+the lock is then the latest committed one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from mall.audit.models import AuditEvent
+from mall.auth.principal import Principal
+
+GENESIS_HASH = "0" * 64
+# A fixed 64-bit key for pg_advisory_xact_lock: ASCII "mallaudt".
+AUDIT_LOCK_KEY = int.from_bytes(b"mallaudt", "big") - 2**63
+
+_table = AuditEvent.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused a change: a user, an integration token, or the system itself."""
+
+    kind: str
+    user_id: uuid.UUID | None = None
+    org_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(kind=principal.actor_kind, user_id=principal.user_id, org_id=principal.org_id)
+
+
+SYSTEM = Actor(kind="system")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot put {type(value).__name__} in an audit summary")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: one text per value."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """The hash of one row given the hash of the row before it."""
+    payload = {
+        "id": row["id"],
+        "occurred_at": _iso(row["occurred_at"]),
+        "actor_kind": row["actor_kind"],
+        "actor_user_id": str(row["actor_user_id"]) if row["actor_user_id"] else None,
+        "actor_org_id": str(row["actor_org_id"]) if row["actor_org_id"] else None,
+        "action": row["action"],
+        "subject_type": row["subject_type"],
+        "subject_id": row["subject_id"],
+        "summary": row["summary"],
+        "request_id": row["request_id"],
+    }
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode())
+    digest.update(b"\n")
+    digest.update(canonical_json(payload).encode())
+    return digest.hexdigest()
+
+
+async def record(
+    session: AsyncSession | AsyncConnection,
+    *,
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> int:
+    """Append one event in the caller's transaction; returns its id."""
+    summary: dict[str, Any] = {}
+    if before is not None:
+        summary["before"] = before
+    if after is not None:
+        summary["after"] = after
+    if note is not None:
+        summary["note"] = note
+    # Normalise through JSON so that what is hashed is what JSONB gives back.
+    summary = json.loads(canonical_json(summary))
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    head = (
+        await session.execute(
+            text(
+                "SELECT (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1),"
+                " nextval(pg_get_serial_sequence('audit_event', 'id'))"
+            )
+        )
+    ).one()
+    prev_hash = head[0] or GENESIS_HASH
+    row = {
+        "id": int(head[1]),
+        "occurred_at": clock(),
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_org_id": actor.org_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "summary": summary,
+        "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+    }
+    row["prev_hash"] = prev_hash
+    row["hash"] = chain_hash(prev_hash, row)
+    await session.execute(_table.insert().values(**row))
+    return row["id"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_broken_id: int | None
+
+
+async def _rows(connection: AsyncConnection, batch: int) -> AsyncIterator[dict[str, Any]]:
+    last_id = 0
+    while True:
+        result = await connection.execute(
+            select(_table).where(_table.c.id > last_id).order_by(_table.c.id).limit(batch)
+        )
+        rows = result.mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            yield dict(row)
+        last_id = rows[-1]["id"]
+
+
+async def verify(
+    connection: AsyncConnection,
+    *,
+    batch: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """Walk the chain from the first row; name the first row that does not hold."""
+    prev_hash = GENESIS_HASH
+    checked = 0
+    async for row in _rows(connection, batch):
+        if row["prev_hash"] != prev_hash or chain_hash(prev_hash, row) != row["hash"]:
+            return VerifyResult(ok=False, checked=checked, first_broken_id=row["id"])
+        prev_hash = row["hash"]
+        checked += 1
+        if progress and checked % batch == 0:
+            progress(checked)
+    return VerifyResult(ok=True, checked=checked, first_broken_id=None)

@@ -1,0 +1,272 @@
+"""The `mall` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from mall.auth.models import OrgKind
+from mall.embedded import Services, ensure_services, port_answers
+from mall.settings import get_settings, state_dir
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def services() -> Iterator[Services]:
+    """The configured servers, or embedded ones (stopped again if started here)."""
+    settings = get_settings()
+    found = ensure_services(settings.database.url, settings.redis.url, state_dir())
+    os.environ["DATABASE_URL"] = found.database_url
+    os.environ["REDIS_URL"] = found.redis_url
+    try:
+        yield found
+    finally:
+        found.stop_started()
+
+
+def _run_db(database_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(session)`` in one committed transaction."""
+    from mall.db import create_engine, create_session_maker
+
+    async def main() -> T:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """政府采购电子卖场 · Government procurement e-mall backend."""
+    from mall.logging import configure_logging
+
+    configure_logging(get_settings().log)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8000).")
+@click.option("--workers", default=1, show_default=True, help="API processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    with services():
+        uvicorn.run(
+            "mall.app:create_app",
+            factory=True,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            workers=workers,
+            proxy_headers=True,
+            access_log=False,
+            log_level="warning",
+        )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+def worker(burst: bool) -> None:
+    """Run the job worker (arq) with its crons."""
+    from mall.jobs.worker import create_worker
+
+    with services() as found:
+        create_worker(get_settings(), found.database_url, found.redis_url, burst=burst).run()
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def run(host: str | None, port: int | None) -> None:
+    """Everything for a local mall: servers, migrations, demo data, API and worker."""
+    from mall import migrate
+    from mall.seed import seed_demo
+
+    settings = get_settings()
+    host = host or settings.server.host
+    port = port or settings.server.port
+    with services() as found:
+        migrate.upgrade(found.database_url)
+        created = _run_db(found.database_url, seed_demo)
+        click.echo(f"demo data: {len(created)} accounts created", err=True)
+        env = {**os.environ, "DATABASE_URL": found.database_url, "REDIS_URL": found.redis_url}
+        exe = [sys.executable, "-m", "mall"]
+        children = [
+            subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env),
+            subprocess.Popen([*exe, "worker"], env=env),
+        ]
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        deadline = time.monotonic() + 60
+        announced = False
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                if not announced and port_answers(port, host):
+                    click.echo(
+                        f"mall: API on http://{host}:{port} (OpenAPI at /schema); Ctrl-C stops",
+                        err=True,
+                    )
+                    announced = True
+                elif not announced and time.monotonic() > deadline:
+                    click.echo("mall: the API has not answered for 60 s", err=True)
+                    announced = True
+                time.sleep(0.2)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            for child in children:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+            click.echo("mall: stopped", err=True)
+    failed = [child.returncode for child in children if child.returncode not in (0, -2, -15)]
+    if failed and not stopping:
+        raise SystemExit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from mall import migrate
+
+    with services() as found:
+        migrate.upgrade(found.database_url, revision)
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    from mall import migrate
+
+    with services() as found:
+        migrate.downgrade(found.database_url, revision)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the applied revision."""
+    from mall import migrate
+
+    with services() as found:
+        migrate.current(found.database_url)
+
+
+@main.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo accounts (idempotent)."""
+    from mall.seed import seed_demo
+
+    with services() as found:
+        created = _run_db(found.database_url, seed_demo)
+    click.echo(json.dumps({"created": created}, ensure_ascii=False))
+
+
+@main.group()
+def user() -> None:
+    """Users and their organisations."""
+
+
+@user.command("create")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]))
+@click.option("--org", "org_name", required=True, help="Organisation name (created if missing).")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option(
+    "--categories", default=None, help="Suppliers: CODE,CODE,... (default: every category)."
+)
+def user_create(
+    kind: str, org_name: str, email: str, password: str, categories: str | None
+) -> None:
+    """Create an active user (suppliers: migrated, verified offline)."""
+    from mall.auth.accounts import create_user
+    from mall.errors import DomainError
+
+    codes = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+
+    async def work(session: Any) -> dict[str, str]:
+        created = await create_user(
+            session,
+            kind=OrgKind(kind),
+            org_name=org_name,
+            email=email,
+            password=password,
+            categories=codes,
+        )
+        return {"user_id": str(created.id), "org_id": str(created.org_id)}
+
+    with services() as found:
+        try:
+            result = _run_db(found.database_url, work)
+        except DomainError as exc:
+            click.echo(
+                json.dumps(
+                    {"code": exc.code, "title": exc.title, "detail": exc.detail}, ensure_ascii=False
+                ),
+                err=True,
+            )
+            raise SystemExit(2) from exc
+    click.echo(json.dumps(result))
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 when a row has been tampered with."""
+    from mall import audit as trail
+    from mall.db import create_engine
+
+    async def main_() -> Any:
+        engine = create_engine(found.database_url)
+        try:
+            async with engine.connect() as connection:
+                return await trail.verify(
+                    connection, progress=lambda n: click.echo(f"checked {n} events", err=True)
+                )
+        finally:
+            await engine.dispose()
+
+    with services() as found:
+        result = asyncio.run(main_())
+    click.echo(
+        json.dumps(
+            {"ok": result.ok, "checked": result.checked, "first_broken_id": result.first_broken_id}
+        )
+    )
+    if not result.ok:
+        raise SystemExit(1)

@@ -1,0 +1,33 @@
+"""Database engine and sessions.
+
+All tables of all packages share Advanced Alchemy's metadata; ``mall.models``
+imports every model so that Alembic and the tests see the whole schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from mall.settings import DatabaseSettings
+
+
+def create_engine(url: str, settings: DatabaseSettings | None = None) -> AsyncEngine:
+    """An asyncpg engine with a bounded pool; times are UTC on every connection."""
+    settings = settings or DatabaseSettings()
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        echo=settings.echo,
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "mall"}},
+    )
+
+
+def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,1 @@
+"""Notifications to organisations and users (in-app; other channels plug in at delivery)."""

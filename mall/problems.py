@@ -1,0 +1,187 @@
+"""RFC 9457 problem details for every error the API returns.
+
+One mapping for the whole application: domain errors by kind, Litestar's HTTP
+exceptions by status, anything else as a logged 500. Every body has ``type``,
+``title`` (Chinese), ``status``, ``detail`` (English), ``code`` (stable, machine
+readable), ``instance`` (the path) and ``request_id``; validation failures add
+``errors``: one entry per field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from mall.errors import DomainError, ErrorKind
+
+log = structlog.get_logger("mall.problems")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://emall.example.org/problems/"
+
+KIND_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.THROTTLED: 429,
+    ErrorKind.UNAVAILABLE: 503,
+}
+
+# Status → (code, Chinese title) for errors raised by the framework itself.
+HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("request.malformed", "请求格式错误"),
+    401: ("auth.unauthenticated", "请先登录"),
+    403: ("auth.forbidden", "无权执行此操作"),
+    404: ("route.not_found", "请求的资源不存在"),
+    405: ("route.method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "当前状态不允许此操作"),
+    413: ("request.too_large", "请求内容过大"),
+    415: ("request.unsupported_media_type", "不支持的内容类型"),
+    422: ("request.validation_failed", "请求内容未通过校验"),
+    429: ("throttled", "请求过于频繁，请稍后再试"),
+    500: ("internal", "服务器内部错误"),
+    503: ("unavailable", "服务暂不可用，请稍后再试"),
+}
+
+_DEFAULT_DETAIL = {
+    401: "Authentication is required: send a valid bearer token.",
+    403: "Your organisation's role does not allow this action.",
+    404: "No such resource.",
+    413: "The request body is larger than allowed.",
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        "request_id": _request_id(request),
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str:
+    bound = structlog.contextvars.get_contextvars().get("request_id")
+    if bound:
+        return str(bound)
+    # No route matched, so no middleware ran: take the caller's id or make one.
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if 0 < len(supplied) <= 64 and supplied.isascii() else uuid.uuid4().hex
+
+
+def domain_error_handler(
+    request: Request[Any, Any, Any], exc: DomainError
+) -> Response[dict[str, Any]]:
+    headers = None
+    retry_after = exc.extra.get("retry_after")
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
+    return problem(
+        request,
+        status=KIND_STATUS[exc.kind],
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=headers,
+        **exc.extra,
+    )
+
+
+def _field_errors(extra: Any) -> list[dict[str, Any]]:
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                {
+                    "field": item.get("key"),
+                    "source": item.get("source"),
+                    "message": item.get("message"),
+                }
+            )
+    return errors
+
+
+def http_exception_handler(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        errors = _field_errors(exc.extra)
+        if errors:  # the body parsed but broke the schema
+            code, title = HTTP_PROBLEMS[422]
+            return problem(
+                request,
+                status=422,
+                code=code,
+                title=title,
+                detail="The request does not match the schema; see errors.",
+                errors=errors,
+            )
+        code, title = HTTP_PROBLEMS[400]
+        return problem(request, status=400, code=code, title=title, detail=str(exc.detail))
+    code, title = HTTP_PROBLEMS.get(status, (f"http.{status}", "请求失败"))
+    detail = str(exc.detail) if exc.detail and exc.detail != _phrase(status) else ""
+    headers = {k: v for k, v in (exc.headers or {}).items()} or None
+    return problem(
+        request,
+        status=status,
+        code=code,
+        title=title,
+        detail=detail or _DEFAULT_DETAIL.get(status, _phrase(status)),
+        headers=headers,
+    )
+
+
+def internal_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    log.exception("request.unhandled_error", path=request.url.path)
+    code, title = HTTP_PROBLEMS[500]
+    return problem(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        code=code,
+        title=title,
+        detail="An unexpected error occurred; it has been logged with the request id.",
+    )
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    DomainError: domain_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,144 @@
+"""Settings, one dataclass per concern, read from the environment.
+
+Only ``mall`` reads the environment; everything below it receives values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def state_dir() -> Path:
+    """Project-local folder for embedded servers, secrets and files (``./.mall``)."""
+    return Path(_env("MALL_STATE_DIR", str(PROJECT_ROOT / ".mall")) or ".mall").resolve()
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
+    pool_size: int = field(default_factory=lambda: _env_int("MALL_DB_POOL_SIZE", 10))
+    max_overflow: int = field(default_factory=lambda: _env_int("MALL_DB_MAX_OVERFLOW", 10))
+    echo: bool = field(default_factory=lambda: _env_bool("MALL_DB_ECHO", False))
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
+    # Every key the mall writes starts with this prefix, so several installations
+    # (or test runs) can share one Redis without colliding.
+    key_prefix: str = field(default_factory=lambda: _env("MALL_REDIS_PREFIX", "mall") or "mall")
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.key_prefix}:queue"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = field(default_factory=lambda: _env("MALL_HOST", "127.0.0.1") or "127.0.0.1")
+    port: int = field(default_factory=lambda: _env_int("MALL_PORT", 8000))
+    max_json_body_bytes: int = field(
+        default_factory=lambda: _env_int("MALL_MAX_JSON_BODY_BYTES", 1024 * 1024)
+    )
+    debug: bool = field(default_factory=lambda: _env_bool("MALL_DEBUG", False))
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    secret_key: str = field(default_factory=lambda: _env("MALL_SECRET_KEY") or _local_secret())
+    access_token_ttl_seconds: int = field(
+        default_factory=lambda: _env_int("MALL_ACCESS_TOKEN_TTL", 3600)
+    )
+    # Login throttling: failures allowed in the window, per account and per client address.
+    login_window_seconds: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_WINDOW_SECONDS", 900)
+    )
+    login_max_failures_per_account: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    )
+    login_max_failures_per_address: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = field(default_factory=lambda: (_env("MALL_LOG_LEVEL", "INFO") or "INFO").upper())
+    json: bool = field(default_factory=lambda: _env_bool("MALL_LOG_JSON", True))
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    outbox_sweep_seconds: int = field(
+        default_factory=lambda: _env_int("MALL_OUTBOX_SWEEP_SECONDS", 10)
+    )
+    outbox_batch_size: int = field(default_factory=lambda: _env_int("MALL_OUTBOX_BATCH", 500))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    meilisearch_url: str | None = field(default_factory=lambda: _env("MEILISEARCH_URL"))
+    meilisearch_key: str | None = field(default_factory=lambda: _env("MEILISEARCH_API_KEY"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+
+def _local_secret() -> str:
+    """A signing key kept in ``.mall/secret_key`` for a single-machine install.
+
+    Production sets ``MALL_SECRET_KEY`` so that every API process signs alike.
+    """
+    path = state_dir() / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key)
+    tmp.chmod(0o600)
+    try:
+        # Two processes starting at once must end with one key.
+        os.link(tmp, path)
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
