@@ -111,18 +111,18 @@ def run(host: str | None, port: int | None) -> None:
             subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env),
             subprocess.Popen([*exe, "worker"], env=env),
         ]
-        stopping = False
+        stopping: int | None = None  # the signal that asked us to stop
 
-        def stop(*_: object) -> None:
+        def stop(signum: int, _frame: object) -> None:
             nonlocal stopping
-            stopping = True
+            stopping = signum
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         deadline = time.monotonic() + 60
         announced = False
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            while stopping is None and all(child.poll() is None for child in children):
                 if not announced and port_answers(port, host):
                     click.echo(
                         f"mall: API on http://{host}:{port} (OpenAPI at /schema); Ctrl-C stops",
@@ -134,18 +134,21 @@ def run(host: str | None, port: int | None) -> None:
                     announced = True
                 time.sleep(0.2)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            # Ctrl-C reaches the children too (same process group): then give
+            # them time to finish on their own; otherwise ask; then insist.
+            first = None if stopping == signal.SIGINT else signal.SIGTERM
+            for sig, grace in ((first, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+                for child in children:
+                    if sig is not None and child.poll() is None:
+                        child.send_signal(sig)
+                for child in children:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        child.wait(timeout=grace)
+                if all(child.poll() is not None for child in children):
+                    break
             click.echo("mall: stopped", err=True)
     failed = [child.returncode for child in children if child.returncode not in (0, -2, -15)]
-    if failed and not stopping:
+    if failed and stopping is None:
         raise SystemExit(1)
 
 

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
+from mall.api.deps import DbSession
 from mall.audit.models import AuditEvent
 from mall.auth.guards import operators_and_regulators
 
@@ -43,7 +43,7 @@ class AuditController(Controller):
     guards = [operators_and_regulators]
 
     @get("/verify", summary="Verify the whole hash chain")
-    async def verify(self, db_session: AsyncSession) -> AuditVerifyOut:
+    async def verify(self, db_session: DbSession) -> AuditVerifyOut:
         connection = await db_session.connection()
         result = await audit.verify(connection)
         return AuditVerifyOut(
@@ -53,12 +53,12 @@ class AuditController(Controller):
     @get("/events", summary="Audit events, newest first, optionally for one subject")
     async def events(
         self,
-        db_session: AsyncSession,
-        subject_type: str | None = None,
-        subject_id: str | None = None,
-        action: str | None = None,
-        before_id: int | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        db_session: DbSession,
+        subject_type: FromQuery[str | None] = None,
+        subject_id: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        before_id: FromQuery[int | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[AuditEventOut]:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if subject_type is not None:

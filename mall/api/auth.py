@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Request, delete, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody
 
+from mall.api.deps import DbSession
 from mall.auth import service
-from mall.auth.guards import current_principal, signed_in
+from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import ApiToken
 from mall.auth.schemas import (
     AccessToken,
@@ -38,7 +39,7 @@ class AuthController(Controller):
 
     @post("/auth/login", status_code=200, summary="Sign in with e-mail and password")
     async def login(
-        self, request: Request, data: LoginRequest, db_session: AsyncSession
+        self, request: Request, data: JSONBody[LoginRequest], db_session: DbSession
     ) -> AccessToken:
         state = request.app.state
         result = await service.login(
@@ -66,11 +67,11 @@ class AuthController(Controller):
 class ApiTokenController(Controller):
     path = "/api/v1/auth/api-tokens"
     tags = ["auth"]
-    guards = [signed_in]
+    guards = [requires(*service.API_TOKEN_KINDS)]
 
     @post("/", summary="Create an API token (the secret is shown once)")
     async def create(
-        self, request: Request, data: ApiTokenCreate, db_session: AsyncSession
+        self, request: Request, data: JSONBody[ApiTokenCreate], db_session: DbSession
     ) -> ApiTokenCreated:
         token, secret = await service.create_api_token(
             db_session, current_principal(request), name=data.name, expires_at=data.expires_at
@@ -79,7 +80,7 @@ class ApiTokenController(Controller):
         return ApiTokenCreated(**{f: getattr(out, f) for f in out.__struct_fields__}, token=secret)
 
     @get("/", summary="Your organisation's active API tokens")
-    async def list_tokens(self, request: Request, db_session: AsyncSession) -> list[ApiTokenOut]:
+    async def list_tokens(self, request: Request, db_session: DbSession) -> list[ApiTokenOut]:
         return [
             _token_out(t)
             for t in await service.list_api_tokens(db_session, current_principal(request))
@@ -87,7 +88,7 @@ class ApiTokenController(Controller):
 
     @delete("/{token_id:uuid}", status_code=200, summary="Revoke an API token")
     async def revoke(
-        self, request: Request, token_id: uuid.UUID, db_session: AsyncSession
+        self, request: Request, token_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ApiTokenOut:
         return _token_out(
             await service.revoke_api_token(db_session, current_principal(request), token_id)

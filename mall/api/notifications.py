@@ -7,8 +7,9 @@ import uuid
 
 import msgspec
 from litestar import Controller, Request, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery
 
+from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, signed_in
 from mall.notifications import service
 from mall.notifications.models import Notification
@@ -49,7 +50,7 @@ class NotificationController(Controller):
 
     @get("/", summary="Your notifications, newest first")
     async def list_notifications(
-        self, request: Request, db_session: AsyncSession, unread_only: bool = False
+        self, request: Request, db_session: DbSession, unread_only: FromQuery[bool] = False
     ) -> list[NotificationOut]:
         rows = await service.list_for(
             db_session, current_principal(request), unread_only=unread_only
@@ -58,7 +59,7 @@ class NotificationController(Controller):
 
     @post("/{notification_id:uuid}/read", status_code=200, summary="Mark a notification read")
     async def mark_read(
-        self, request: Request, notification_id: uuid.UUID, db_session: AsyncSession
+        self, request: Request, notification_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> NotificationOut:
         return _out(
             await service.mark_read(db_session, current_principal(request), notification_id)

@@ -29,6 +29,7 @@ from mall.errors import (
     ThrottledError,
     UnauthenticatedError,
 )
+from mall.notifications.service import notify
 from mall.settings import AuthSettings
 
 log = structlog.get_logger("mall.auth")
@@ -213,6 +214,17 @@ async def create_api_token(
         subject_type="api_token",
         subject_id=token.id,
         after={"name": token.name, "prefix": prefix, "expires_at": expires_at},
+    )
+    # A security notice to the organisation: a token acts in its name.
+    await notify(
+        session,
+        org_id=principal.org_id,
+        kind="security.api_token_created",
+        title_zh=f"已创建新的 API 令牌「{token.name}」",
+        title_en=f"A new API token '{token.name}' was created",
+        body_zh=f"创建人：{principal.email}；令牌前缀：{prefix}。如非本机构操作，请立即吊销。",
+        body_en=f"Created by {principal.email}; prefix {prefix}. Revoke it at once if you did not.",
+        subject=("api_token", token.id),
     )
     return token, secret
 

@@ -1,0 +1,44 @@
+"""Notifications: an organisation sees its own, marks them read; others see nothing."""
+
+from __future__ import annotations
+
+from mall.auth.models import OrgKind
+from mall.notifications import service
+
+
+async def test_visibility_and_read(client, make_account, login, session_maker) -> None:
+    owner, colleague_org = await make_account(OrgKind.SUPPLIER), None
+    stranger = await make_account(OrgKind.SUPPLIER)
+    async with session_maker() as session, session.begin():
+        note = await service.notify(
+            session,
+            org_id=owner.user.org_id,
+            kind="test.notice",
+            title_zh="资质文件即将到期",
+            title_en="A qualification document expires soon",
+        )
+    del colleague_org
+    owner_headers, stranger_headers = await login(owner), await login(stranger)
+
+    mine = (await client.get("/api/v1/notifications/", headers=owner_headers)).json()
+    assert [n["id"] for n in mine] == [str(note.id)]
+    assert mine[0]["title_zh"] == "资质文件即将到期" and mine[0]["read_at"] is None
+    assert (await client.get("/api/v1/notifications/", headers=stranger_headers)).json() == []
+
+    denied = await client.post(f"/api/v1/notifications/{note.id}/read", headers=stranger_headers)
+    assert denied.status_code == 404
+    read = await client.post(f"/api/v1/notifications/{note.id}/read", headers=owner_headers)
+    assert read.status_code == 200 and read.json()["read_at"]
+    unread = await client.get(
+        "/api/v1/notifications/", params={"unread_only": "true"}, headers=owner_headers
+    )
+    assert unread.json() == []
+
+
+async def test_new_api_token_notifies_the_organisation(client, make_account, login) -> None:
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    await client.post("/api/v1/auth/api-tokens/", json={"name": "ERP"}, headers=headers)
+    kinds = [
+        n["kind"] for n in (await client.get("/api/v1/notifications/", headers=headers)).json()
+    ]
+    assert kinds == ["security.api_token_created"]
