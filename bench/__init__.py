@@ -1,0 +1,1 @@
+"""Benchmarks: each measures the mall and a physical reference in the same run."""

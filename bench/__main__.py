@@ -1,0 +1,23 @@
+"""`make bench`: run every benchmark, print a table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from bench import audit_append, http_health
+from bench.common import print_table, scratch_database, write_results
+
+
+def main() -> None:
+    os.environ.setdefault("MALL_LOG_LEVEL", "WARNING")
+    results = []
+    with scratch_database() as (database_url, redis_url):
+        results += asyncio.run(audit_append.run(database_url))
+        results += http_health.run(database_url, redis_url)
+    print_table(results)
+    print(f"\nwritten to {write_results(results)}")
+
+
+if __name__ == "__main__":
+    main()

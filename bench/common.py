@@ -1,0 +1,103 @@
+"""What the benchmarks share: servers, a scratch database, timing and results."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import asyncpg
+
+from mall import migrate
+from mall.embedded import ensure_services
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    value: float
+    unit: str
+    reference: str
+    reference_value: float
+    ratio: float  # value / reference_value
+
+    @classmethod
+    def of(
+        cls, name: str, value: float, unit: str, reference: str, reference_value: float
+    ) -> Result:
+        return cls(
+            name,
+            round(value, 1),
+            unit,
+            reference,
+            round(reference_value, 1),
+            round(value / reference_value, 3) if reference_value else 0.0,
+        )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[tuple[str, str]]:
+    """A migrated database of this run's own (and Redis), dropped afterwards.
+
+    Uses MALL_TEST_DATABASE_URL / MALL_TEST_REDIS_URL when set, else embedded servers.
+    """
+    with tempfile.TemporaryDirectory(prefix="mall-bench-") as tmp:
+        found = ensure_services(
+            os.environ.get("MALL_TEST_DATABASE_URL"),
+            os.environ.get("MALL_TEST_REDIS_URL"),
+            Path(tmp),
+        )
+        name = f"mall_bench_{uuid.uuid4().hex[:8]}"
+        base = found.database_url.rpartition("/")[0]
+
+        async def admin(sql: str) -> None:
+            connection = await asyncpg.connect(_dsn(found.database_url))
+            try:
+                await connection.execute(sql)
+            finally:
+                await connection.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = f"{base}/{name}"
+        try:
+            migrate.upgrade(url)
+            yield url, found.redis_url
+        finally:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            found.stop_started()
+
+
+def write_results(results: list[Result]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "latest.json"
+    path.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+def print_table(results: list[Result]) -> None:
+    columns = ("benchmark", "value", "unit", "reference", "ref value", "ratio")
+    header = "{:<26} {:>10} {:<7} {:<36} {:>10} {:>6}".format(*columns)
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.name:<26} {r.value:>10,.1f} {r.unit:<7} {r.reference:<36}"
+            f" {r.reference_value:>10,.1f} {r.ratio:>6.3f}"
+        )
