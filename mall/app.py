@@ -20,8 +20,10 @@ from redis.asyncio import Redis
 
 from mall.api.audit import AuditController
 from mall.api.auth import ApiTokenController, AuthController
+from mall.api.calendar import CalendarController
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.stats import StatsController
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
 from mall.db import create_engine, create_session_maker
@@ -105,6 +107,8 @@ def create_app(
             ApiTokenController,
             AuditController,
             NotificationController,
+            CalendarController,
+            StatsController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

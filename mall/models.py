@@ -4,17 +4,22 @@ from advanced_alchemy.base import orm_registry
 
 from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
+from mall.calendar.models import CalendarYear
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
+from mall.sla.models import SlaClock, SlaClockPause
 
 metadata = orm_registry.metadata
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "CalendarYear",
     "Notification",
     "Organisation",
     "OutboxJob",
+    "SlaClock",
+    "SlaClockPause",
     "User",
     "metadata",
     "supplier_category",

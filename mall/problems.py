@@ -9,6 +9,7 @@ readable), ``instance`` (the path) and ``request_id``; validation failures add
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -112,17 +113,26 @@ def domain_error_handler(
     )
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (?P<source>\w+) parameter '(?P<name>[^']+)'")
+
+
+_MISSING_FIELD = re.compile(
+    r"Object missing required field `(?P<name>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?"
+)
+
+
 def _field_errors(extra: Any) -> list[dict[str, Any]]:
+    """Litestar's validation details, one entry per field, named as the caller sent it."""
     errors = []
     for item in extra if isinstance(extra, list) else []:
-        if isinstance(item, dict):
-            errors.append(
-                {
-                    "field": item.get("key"),
-                    "source": item.get("source"),
-                    "message": item.get("message"),
-                }
-            )
+        if not isinstance(item, dict):
+            continue
+        field, message = item.get("key"), str(item.get("message", ""))
+        missing = _MISSING_FIELD.match(message)
+        if missing:  # reported on the whole body; name the missing field instead
+            path = missing["path"]
+            field = f"{path}.{missing['name']}" if path else missing["name"]
+        errors.append({"field": field, "source": item.get("source"), "message": message})
     return errors
 
 
@@ -141,6 +151,19 @@ def http_exception_handler(
                 title=title,
                 detail="The request does not match the schema; see errors.",
                 errors=errors,
+            )
+        missing = _MISSING_PARAMETER.match(str(exc.detail))
+        if missing:  # a required parameter is absent: a schema violation too
+            code, title = HTTP_PROBLEMS[422]
+            return problem(
+                request,
+                status=422,
+                code=code,
+                title=title,
+                detail=f"The {missing['source']} parameter {missing['name']!r} is required.",
+                errors=[
+                    {"field": missing["name"], "source": missing["source"], "message": "required"}
+                ],
             )
         code, title = HTTP_PROBLEMS[400]
         return problem(request, status=400, code=code, title=title, detail=str(exc.detail))

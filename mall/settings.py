@@ -104,6 +104,44 @@ class SearchSettings:
     meilisearch_key: str | None = field(default_factory=lambda: _env("MEILISEARCH_API_KEY"))
 
 
+# Default length, in working days, of each kind of SLA clock. Sources: the
+# Baotou e-mall (verification 2, returns and terminations 1), the Qingdao
+# rules (contract 10, acceptance 7, payment 5), provincial price rules (5).
+DEFAULT_SLA_WORKING_DAYS: dict[str, int] = {
+    "supplier_verification": 2,
+    "change_request_verification": 1,
+    "order_confirmation": 1,
+    "contract": 10,
+    "acceptance": 7,
+    "payment": 5,
+    "price_fix": 5,
+    "objection_window": 5,
+    "case_acceptance": 2,
+    "case_resolution": 15,
+}
+
+
+def _sla_days() -> dict[str, int]:
+    """Defaults, overridden by ``MALL_SLA_DAYS="payment=3,contract=7"``."""
+    days = dict(DEFAULT_SLA_WORKING_DAYS)
+    for item in (_env("MALL_SLA_DAYS") or "").split(","):
+        if item.strip():
+            kind, _, value = item.partition("=")
+            days[kind.strip()] = int(value)
+    return days
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    working_days: dict[str, int] = field(default_factory=_sla_days)
+
+    def days_for(self, kind: str) -> int:
+        try:
+            return self.working_days[kind]
+        except KeyError:
+            raise KeyError(f"no default length for SLA clock kind {kind!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -113,6 +151,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
 
 
 def _local_secret() -> str:

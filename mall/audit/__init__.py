@@ -1,5 +1,5 @@
 """The audit trail: append in the same transaction as the change; verify the chain."""
 
-from mall.audit.service import SYSTEM, Actor, VerifyResult, record, verify
+from mall.audit.service import SYSTEM, Actor, Event, VerifyResult, record, record_many, verify
 
-__all__ = ["SYSTEM", "Actor", "VerifyResult", "record", "verify"]
+__all__ = ["SYSTEM", "Actor", "Event", "VerifyResult", "record", "record_many", "verify"]

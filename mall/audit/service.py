@@ -96,6 +96,82 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One audit event to append (see ``record`` for the fields)."""
+
+    actor: Actor
+    action: str
+    subject_type: str
+    subject_id: object
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    note: str | None = None
+
+
+def _summary(event: Event) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    if event.before is not None:
+        summary["before"] = event.before
+    if event.after is not None:
+        summary["after"] = event.after
+    if event.note is not None:
+        summary["note"] = event.note
+    # Normalise through JSON so that what is hashed is what JSONB gives back.
+    result: dict[str, Any] = json.loads(canonical_json(summary))
+    return result
+
+
+async def record_many(
+    session: AsyncSession | AsyncConnection,
+    events: list[Event],
+    *,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> list[int]:
+    """Append events in order, in the caller's transaction, under one lock; returns their ids."""
+    if not events:
+        return []
+    summaries = [_summary(event) for event in events]
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    prev_hash = (
+        await session.execute(text("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"))
+    ).scalar_one_or_none() or GENESIS_HASH
+    ids = (
+        (
+            await session.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('audit_event', 'id'))"
+                    " FROM generate_series(1, :n)"
+                ),
+                {"n": len(events)},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    now = clock()
+    rows = []
+    for event, summary, row_id in zip(events, summaries, sorted(ids), strict=True):
+        row = {
+            "id": int(row_id),
+            "occurred_at": now,
+            "actor_kind": event.actor.kind,
+            "actor_user_id": event.actor.user_id,
+            "actor_org_id": event.actor.org_id,
+            "action": event.action,
+            "subject_type": event.subject_type,
+            "subject_id": str(event.subject_id),
+            "summary": summary,
+            "request_id": request_id,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = chain_hash(prev_hash, row)
+        rows.append(row)
+    await session.execute(_table.insert(), rows)
+    return [row["id"] for row in rows]
+
+
 async def record(
     session: AsyncSession | AsyncConnection,
     *,
@@ -108,42 +184,13 @@ async def record(
     note: str | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> int:
-    """Append one event in the caller's transaction; returns its id."""
-    summary: dict[str, Any] = {}
-    if before is not None:
-        summary["before"] = before
-    if after is not None:
-        summary["after"] = after
-    if note is not None:
-        summary["note"] = note
-    # Normalise through JSON so that what is hashed is what JSONB gives back.
-    summary = json.loads(canonical_json(summary))
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    head = (
-        await session.execute(
-            text(
-                "SELECT (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1),"
-                " nextval(pg_get_serial_sequence('audit_event', 'id'))"
-            )
-        )
-    ).one()
-    prev_hash = head[0] or GENESIS_HASH
-    row = {
-        "id": int(head[1]),
-        "occurred_at": clock(),
-        "actor_kind": actor.kind,
-        "actor_user_id": actor.user_id,
-        "actor_org_id": actor.org_id,
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": str(subject_id),
-        "summary": summary,
-        "request_id": structlog.contextvars.get_contextvars().get("request_id"),
-    }
-    row["prev_hash"] = prev_hash
-    row["hash"] = chain_hash(prev_hash, row)
-    await session.execute(_table.insert().values(**row))
-    return row["id"]
+    """Append one event in the caller's transaction; returns its id.
+
+    ``before``/``after`` summarise the subject's state around the change;
+    ``note`` says why, in words.
+    """
+    event = Event(actor, action, subject_type, subject_id, before, after, note)
+    return (await record_many(session, [event], clock=clock))[0]
 
 
 @dataclass(frozen=True, slots=True)

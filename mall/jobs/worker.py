@@ -13,6 +13,7 @@ from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.registry import registered_jobs
 from mall.settings import Settings
+from mall.sla.jobs import sweep_sla_clocks
 
 log = structlog.get_logger("mall.worker")
 
@@ -58,6 +59,7 @@ def worker_options(
         "functions": [func(fn, name=name) for name, fn in registered_jobs().items()],
         "cron_jobs": [
             cron(sweep_outbox, second=set(range(0, 60, step)), run_at_startup=True, unique=True),
+            cron(sweep_sla_clocks, second={30}, unique=True),
         ],
         "queue_name": settings.redis.queue_name,
         "redis_settings": redis_settings,

@@ -5,7 +5,7 @@ import uuid
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -13,7 +13,10 @@ class Notification(UUIDv7AuditBase):
     """A message for an organisation (``user_id`` empty) or one of its users."""
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_org_created", "org_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notification_org_created", "org_id", "created_at"),
+        Index("ix_notification_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+    )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"), default=None)

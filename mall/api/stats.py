@@ -1,0 +1,53 @@
+"""Statistics for regulators and operators."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from mall.api.deps import DbSession
+from mall.api.params import parse_datetime
+from mall.auth.guards import operators_and_regulators
+from mall.calendar.service import load_calendar
+from mall.sla.stats import sla_stats
+
+
+class SlaKindStatsOut(msgspec.Struct):
+    kind: str
+    started: int
+    met_on_time: int
+    met_late: int
+    open: int
+    open_breached: int
+    on_time_rate: float | None
+    median_hours_to_meet: float | None
+    p90_hours_to_meet: float | None
+
+
+class StatsController(Controller):
+    path = "/api/v1/stats"
+    tags = ["statistics"]
+    guards = [operators_and_regulators]
+
+    @get("/sla", summary="Deadlines kept, per kind (clocks started in [from, to))")
+    async def sla(
+        self,
+        db_session: DbSession,
+        kind: Annotated[str | None, QueryParameter()] = None,
+        from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
+        to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
+    ) -> list[SlaKindStatsOut]:
+        stats = await sla_stats(
+            db_session,
+            await load_calendar(db_session),
+            kind=kind,
+            started_from=parse_datetime(from_, "from"),
+            started_to=parse_datetime(to, "to"),
+        )
+        return [
+            SlaKindStatsOut(**{f: getattr(s, f) for f in SlaKindStatsOut.__struct_fields__})
+            for s in stats
+        ]

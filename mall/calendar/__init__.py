@@ -1,0 +1,1 @@
+"""China's official working-day calendar and the deadline rule (pure core in ``core``)."""

@@ -1,0 +1,1 @@
+"""SLA clocks: every promise the mall makes, in working days."""

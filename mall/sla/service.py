@@ -1,0 +1,377 @@
+"""Starting, pausing, resuming and meeting SLA clocks, and the breach sweep.
+
+A clock belongs to a subject (type, id) and has a kind; there is at most one
+clock of a kind per subject. It is due N working days after it starts (see
+``mall.calendar.core``); while paused it cannot breach, and when it resumes its
+due time moves by the working days the pause took.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import and_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mall import audit
+from mall.auth.models import Organisation, OrgKind
+from mall.calendar.core import WorkCalendar
+from mall.errors import ConflictError, NotFoundError
+from mall.jobs.outbox import enqueue_job
+from mall.notifications.models import Notification
+from mall.settings import SlaSettings
+from mall.sla.models import SlaClock, SlaClockPause
+
+log = structlog.get_logger("mall.sla")
+
+DELIVER_PENDING_JOB = "deliver_pending_notifications"
+
+KIND_NAMES_ZH = {
+    "supplier_verification": "供应商入驻审核",
+    "change_request_verification": "退回/终止申请审核",
+    "order_confirmation": "订单确认",
+    "contract": "合同签订",
+    "acceptance": "履约验收",
+    "payment": "资金支付",
+    "price_fix": "价格整改",
+    "objection_window": "异议期",
+    "case_acceptance": "案件受理",
+    "case_resolution": "案件办结",
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def start(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    sla: SlaSettings,
+    *,
+    subject_type: str,
+    subject_id: object,
+    kind: str,
+    responsible_org_id: uuid.UUID | None,
+    started_at: dt.datetime | None = None,
+    working_days: int | None = None,
+) -> SlaClock:
+    """Start the clock of this kind for the subject (once: a second start is a conflict)."""
+    started_at = started_at or _now()
+    days = sla.days_for(kind) if working_days is None else working_days
+    deadline = calendar.deadline(started_at, days)
+    existing = await _find(session, subject_type, subject_id, kind)
+    if existing is not None:
+        raise ConflictError(
+            f"A {kind} clock already runs for {subject_type} {subject_id}.",
+            code="sla.clock_exists",
+            title="该时限已开始计时",
+        )
+    clock = SlaClock(
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        kind=kind,
+        responsible_org_id=responsible_org_id,
+        started_at=started_at,
+        working_days=days,
+        due_at=deadline.due_at,
+        provisional=deadline.provisional,
+    )
+    session.add(clock)
+    await session.flush()
+    return clock
+
+
+async def _find(
+    session: AsyncSession, subject_type: str, subject_id: object, kind: str
+) -> SlaClock | None:
+    return (
+        await session.execute(
+            select(SlaClock)
+            .where(
+                SlaClock.subject_type == subject_type,
+                SlaClock.subject_id == str(subject_id),
+                SlaClock.kind == kind,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+
+
+async def _get(session: AsyncSession, subject_type: str, subject_id: object, kind: str) -> SlaClock:
+    clock = await _find(session, subject_type, subject_id, kind)
+    if clock is None:
+        raise NotFoundError(
+            f"No {kind} clock for {subject_type} {subject_id}.",
+            code="sla.clock_not_found",
+            title="未找到该时限",
+        )
+    return clock
+
+
+async def meet(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: object,
+    kind: str,
+    at: dt.datetime | None = None,
+) -> SlaClock:
+    """Record that the promise was kept (late or not); meeting twice keeps the first time."""
+    clock = await _get(session, subject_type, subject_id, kind)
+    if clock.met_at is None:
+        at = at or _now()
+        if clock.paused_since is not None:
+            await _close_pause(session, clock, at, calendar=None)
+        clock.met_at = at
+    return clock
+
+
+async def pause(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: object,
+    kind: str,
+    reason: str,
+    actor: audit.Actor,
+    at: dt.datetime | None = None,
+) -> SlaClock:
+    """Stop the clock while the mall waits on the other party."""
+    clock = await _get(session, subject_type, subject_id, kind)
+    if clock.met_at is not None:
+        raise ConflictError(
+            "The clock has already been met.", code="sla.clock_met", title="该时限已完成"
+        )
+    if clock.paused_since is not None:
+        return clock
+    at = at or _now()
+    clock.paused_since = at
+    session.add(SlaClockPause(clock_id=clock.id, paused_at=at, reason=reason))
+    await audit.record(
+        session,
+        actor=actor,
+        action="sla.paused",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        after={"kind": kind, "paused_at": at, "due_at": clock.due_at},
+        note=reason,
+    )
+    return clock
+
+
+async def _close_pause(
+    session: AsyncSession, clock: SlaClock, at: dt.datetime, calendar: WorkCalendar | None
+) -> int:
+    open_pause = (
+        await session.execute(
+            select(SlaClockPause).where(
+                SlaClockPause.clock_id == clock.id, SlaClockPause.resumed_at.is_(None)
+            )
+        )
+    ).scalar_one()
+    moved = 0
+    if calendar is not None:
+        due, moved, provisional = calendar.shift_by_pause(clock.due_at, open_pause.paused_at, at)
+        clock.due_at = due
+        clock.provisional = clock.provisional or provisional
+        clock.paused_working_days += moved
+    open_pause.resumed_at = at
+    open_pause.working_days = moved
+    clock.paused_since = None
+    return moved
+
+
+async def resume(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    *,
+    subject_type: str,
+    subject_id: object,
+    kind: str,
+    actor: audit.Actor,
+    at: dt.datetime | None = None,
+) -> SlaClock:
+    """Start the clock again; its due time moves by the working days paused."""
+    clock = await _get(session, subject_type, subject_id, kind)
+    if clock.paused_since is None:
+        return clock
+    at = at or _now()
+    before = clock.due_at
+    moved = await _close_pause(session, clock, at, calendar)
+    await audit.record(
+        session,
+        actor=actor,
+        action="sla.resumed",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before={"kind": kind, "due_at": before},
+        after={"due_at": clock.due_at, "working_days_paused": moved},
+    )
+    return clock
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    breached: int
+    notified_orgs: int
+
+
+async def sweep(session: AsyncSession, now: dt.datetime | None = None) -> SweepResult:
+    """Mark every open clock past its due time as breached, in one statement;
+    audit each breach; notify each responsible organisation once and the operators."""
+    now = now or _now()
+    breached = (
+        await session.execute(
+            update(SlaClock)
+            .where(
+                SlaClock.met_at.is_(None),
+                SlaClock.breached_at.is_(None),
+                SlaClock.paused_since.is_(None),
+                SlaClock.due_at < now,
+            )
+            .values(breached_at=now)
+            .returning(
+                SlaClock.id,
+                SlaClock.kind,
+                SlaClock.subject_type,
+                SlaClock.subject_id,
+                SlaClock.responsible_org_id,
+                SlaClock.due_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not breached:
+        return SweepResult(breached=0, notified_orgs=0)
+    await audit.record_many(
+        session,
+        [
+            audit.Event(
+                actor=audit.SYSTEM,
+                action="sla.breached",
+                subject_type=row.subject_type,
+                subject_id=row.subject_id,
+                after={
+                    "kind": row.kind,
+                    "clock_id": row.id,
+                    "due_at": row.due_at,
+                    "breached_at": now,
+                },
+            )
+            for row in breached
+        ],
+    )
+    notified = await _notify_breaches(session, breached, now)
+    await enqueue_job(session, DELIVER_PENDING_JOB, key=now.isoformat())
+    log.info("sla.swept", breached=len(breached), notified_orgs=notified)
+    return SweepResult(breached=len(breached), notified_orgs=notified)
+
+
+async def _notify_breaches(session: AsyncSession, breached: list, now: dt.datetime) -> int:  # type: ignore[type-arg]
+    """One notification per responsible organisation, one escalation per operator."""
+    by_org: dict[uuid.UUID, list] = {}  # type: ignore[type-arg]
+    for row in breached:
+        if row.responsible_org_id is not None:
+            by_org.setdefault(row.responsible_org_id, []).append(row)
+    notes = []
+    for org_id, rows in by_org.items():
+        listed = "、".join(
+            f"{KIND_NAMES_ZH.get(r.kind, r.kind)}（{r.subject_type} {r.subject_id}）"
+            for r in rows[:20]
+        )
+        listed_en = ", ".join(f"{r.kind} ({r.subject_type} {r.subject_id})" for r in rows[:20])
+        more = len(rows) - 20
+        notes.append(
+            {
+                "org_id": org_id,
+                "kind": "sla.breached",
+                "title_zh": f"{len(rows)} 项办理时限已超期",
+                "title_en": f"{len(rows)} deadline(s) missed",
+                "body_zh": listed + (f" 等 {len(rows)} 项" if more > 0 else ""),
+                "body_en": listed_en + (f" and {more} more" if more > 0 else ""),
+            }
+        )
+    counts: dict[str, int] = {}
+    for row in breached:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    summary_zh = "；".join(f"{KIND_NAMES_ZH.get(k, k)} {n} 项" for k, n in sorted(counts.items()))
+    summary_en = "; ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
+    operators = (
+        await session.scalars(
+            select(Organisation.id).where(
+                Organisation.kind == OrgKind.OPERATOR.value, Organisation.status == "active"
+            )
+        )
+    ).all()
+    for org_id in operators:
+        notes.append(
+            {
+                "org_id": org_id,
+                "kind": "sla.escalation",
+                "title_zh": f"超期督办：{len(breached)} 项时限已超期",
+                "title_en": f"Escalation: {len(breached)} deadline(s) missed",
+                "body_zh": summary_zh,
+                "body_en": summary_en,
+            }
+        )
+    if notes:
+        stamp = {"created_at": now, "updated_at": now}
+        await session.execute(
+            Notification.__table__.insert(),
+            [{"id": uuid.uuid4(), **note, **stamp} for note in notes],
+        )
+    return len(by_org)
+
+
+async def recompute_provisional(
+    session: AsyncSession, calendar: WorkCalendar, batch: int = 2000
+) -> int:
+    """Recompute the due time of every unmet provisional clock with the current calendar."""
+    changed, last_id = 0, None
+    while True:
+        query = select(SlaClock).where(SlaClock.provisional.is_(True), SlaClock.met_at.is_(None))
+        if last_id is not None:
+            query = query.where(SlaClock.id > last_id)
+        clocks = (await session.execute(query.order_by(SlaClock.id).limit(batch))).scalars().all()
+        if not clocks:
+            return changed
+        for clock in clocks:
+            deadline = calendar.deadline(clock.started_at, clock.working_days)
+            due, provisional = deadline.due_at, deadline.provisional
+            pauses = (
+                await session.scalars(
+                    select(SlaClockPause)
+                    .where(
+                        and_(
+                            SlaClockPause.clock_id == clock.id,
+                            SlaClockPause.resumed_at.is_not(None),
+                        )
+                    )
+                    .order_by(SlaClockPause.paused_at)
+                )
+            ).all()
+            for p in pauses:
+                assert p.resumed_at is not None
+                due, moved, pause_provisional = calendar.shift_by_pause(
+                    due, p.paused_at, p.resumed_at
+                )
+                p.working_days = moved
+                provisional = provisional or pause_provisional
+            if due != clock.due_at or provisional != clock.provisional:
+                clock.due_at, clock.provisional = due, provisional
+                if clock.breached_at is not None and due > clock.breached_at:
+                    clock.breached_at = None  # it was not late after all
+                changed += 1
+        last_id = clocks[-1].id
+        await session.flush()
+
+
+async def deliver_pending_notifications(session: AsyncSession) -> int:
+    result = await session.execute(
+        text("UPDATE notification SET delivered_at = now() WHERE delivered_at IS NULL")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
