@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import audit_append, http_health
+from bench import audit_append, http_health, sla_sweep
 from bench.common import print_table, scratch_database, write_results
 
 
@@ -14,6 +14,7 @@ def main() -> None:
     results = []
     with scratch_database() as (database_url, redis_url):
         results += asyncio.run(audit_append.run(database_url))
+        results += asyncio.run(sla_sweep.run(database_url))
         results += http_health.run(database_url, redis_url)
     print_table(results)
     print(f"\nwritten to {write_results(results)}")

@@ -28,7 +28,7 @@ class Result:
     unit: str
     reference: str
     reference_value: float
-    ratio: float  # value / reference_value
+    ratio: float  # value / reference_value for rates; reference / value for times
 
     @classmethod
     def of(
@@ -42,6 +42,11 @@ class Result:
             round(reference_value, 1),
             round(value / reference_value, 3) if reference_value else 0.0,
         )
+
+    def inverted(self) -> Result:
+        """For times (lower is better): ratio = reference / value."""
+        ratio = round(self.reference_value / self.value, 3) if self.value else 0.0
+        return Result(self.name, self.value, self.unit, self.reference, self.reference_value, ratio)
 
 
 def median(values: list[float]) -> float:

@@ -72,6 +72,8 @@ class Relay:
         self.batch_size = batch_size
         self._pool: ArqRedis | None = None
         self._tasks: set[asyncio.Task[int]] = set()
+        # The loop the relay's connections belong to (set when installed).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _get_pool(self) -> ArqRedis:
         if self._pool is None:
@@ -81,10 +83,19 @@ class Relay:
     def schedule(self, ids: list[int]) -> None:
         """Deliver these rows soon, without making the caller wait."""
         try:
-            loop = asyncio.get_running_loop()
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
+            current = None
+        loop = self._loop or current
+        if loop is None:
             return  # no loop (a sync caller): the sweep will deliver them
-        task = loop.create_task(self.deliver(ids))
+        if loop is current:
+            self._track(ids)
+        else:  # committed on another loop: deliver on the relay's own
+            loop.call_soon_threadsafe(self._track, ids)
+
+    def _track(self, ids: list[int]) -> None:
+        task = asyncio.get_running_loop().create_task(self.deliver(ids))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -152,8 +163,11 @@ class Relay:
 
 
 def install_relay(relay: Relay | None) -> None:
-    """Make ``relay`` deliver what this process's transactions commit."""
+    """Make ``relay`` deliver what this process's transactions commit (call it
+    from the event loop whose connections the relay uses)."""
     global _relay  # noqa: PLW0603 - one relay per process, installed at start-up
+    if relay is not None:
+        relay._loop = asyncio.get_running_loop()
     _relay = relay
 
 

@@ -9,11 +9,13 @@ due time moves by the working days the pause took.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -220,86 +222,100 @@ class SweepResult:
     notified_orgs: int
 
 
+# One statement: mark the breaches, write one notification per responsible
+# organisation (listing up to 20 of its missed deadlines), and hand back the
+# counts per kind and a SHA-256 of the breached clock ids (sorted, comma
+# separated). Set-based, so a sweep costs about what the bare UPDATE costs,
+# whatever the number of breaches.
+_SWEEP_SQL = text(
+    """
+    WITH breached AS (
+        UPDATE sla_clock SET breached_at = :now, updated_at = :now
+        WHERE met_at IS NULL AND breached_at IS NULL AND paused_since IS NULL AND due_at < :now
+        RETURNING id, kind, subject_type, subject_id, responsible_org_id
+    ), ranked AS (
+        SELECT b.*, coalesce(CAST(:kind_names AS jsonb) ->> b.kind, b.kind) AS kind_zh,
+               row_number() OVER (PARTITION BY responsible_org_id ORDER BY kind, subject_id) AS rn,
+               count(*) OVER (PARTITION BY responsible_org_id) AS n
+        FROM breached b
+        WHERE responsible_org_id IS NOT NULL
+    ), notes AS (
+        INSERT INTO notification (id, org_id, kind, title_zh, title_en, body_zh, body_en,
+                                  subject_type, created_at, updated_at)
+        SELECT gen_random_uuid(), responsible_org_id, 'sla.breached',
+               max(n) || ' 项办理时限已超期', max(n) || ' deadline(s) missed',
+               string_agg(kind_zh || '（' || subject_type || ' ' || subject_id || '）', '、'
+                          ORDER BY rn) FILTER (WHERE rn <= 20)
+                   || CASE WHEN max(n) > 20 THEN ' 等 ' || max(n) || ' 项' ELSE '' END,
+               string_agg(kind || ' (' || subject_type || ' ' || subject_id || ')', ', '
+                          ORDER BY rn) FILTER (WHERE rn <= 20)
+                   || CASE WHEN max(n) > 20 THEN ' and ' || (max(n) - 20) || ' more' ELSE '' END,
+               'sla_clock', :now, :now
+        FROM ranked
+        GROUP BY responsible_org_id
+        RETURNING org_id
+    ), by_kind AS (
+        SELECT kind, count(*) AS n FROM breached GROUP BY kind
+    )
+    SELECT (SELECT count(*) FROM breached) AS breached,
+           (SELECT encode(sha256(convert_to(coalesce(
+                string_agg(CAST(id AS text), ',' ORDER BY id), ''), 'UTF8')), 'hex')
+            FROM breached) AS clock_ids_sha256,
+           (SELECT coalesce(jsonb_object_agg(kind, n), '{}') FROM by_kind) AS by_kind,
+           (SELECT count(*) FROM notes) AS notified
+    """
+)
+
+
 async def sweep(session: AsyncSession, now: dt.datetime | None = None) -> SweepResult:
-    """Mark every open clock past its due time as breached, in one statement;
-    audit each breach; notify each responsible organisation once and the operators."""
+    """Mark every open clock past its due time as breached (one set-based
+    statement), notify each responsible organisation once and every operator,
+    and append one audit event naming every clock breached."""
     now = now or _now()
-    breached = (
-        await session.execute(
-            update(SlaClock)
-            .where(
-                SlaClock.met_at.is_(None),
-                SlaClock.breached_at.is_(None),
-                SlaClock.paused_since.is_(None),
-                SlaClock.due_at < now,
-            )
-            .values(breached_at=now)
-            .returning(
-                SlaClock.id,
-                SlaClock.kind,
-                SlaClock.subject_type,
-                SlaClock.subject_id,
-                SlaClock.responsible_org_id,
-                SlaClock.due_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+    row = (
+        await session.execute(_SWEEP_SQL, {"now": now, "kind_names": json.dumps(KIND_NAMES_ZH)})
+    ).one()
+    breached, by_kind, notified = int(row.breached), dict(row.by_kind), int(row.notified)
     if not breached:
         return SweepResult(breached=0, notified_orgs=0)
-    await audit.record_many(
+    await _escalate(session, breached, by_kind, now)
+    # The audit event pins down exactly which clocks this sweep breached: they
+    # are those with breached_at = the sweep's time, and their sorted ids hash
+    # to clock_ids_sha256 (see ``breached_ids_digest``).
+    await audit.record(
         session,
-        [
-            audit.Event(
-                actor=audit.SYSTEM,
-                action="sla.breached",
-                subject_type=row.subject_type,
-                subject_id=row.subject_id,
-                after={
-                    "kind": row.kind,
-                    "clock_id": row.id,
-                    "due_at": row.due_at,
-                    "breached_at": now,
-                },
-            )
-            for row in breached
-        ],
+        actor=audit.SYSTEM,
+        action="sla.breached",
+        subject_type="sla_sweep",
+        subject_id=now.isoformat(),
+        after={
+            "breached": breached,
+            "by_kind": by_kind,
+            "breached_at": now,
+            "clock_ids_sha256": row.clock_ids_sha256,
+        },
     )
-    notified = await _notify_breaches(session, breached, now)
     await enqueue_job(session, DELIVER_PENDING_JOB, key=now.isoformat())
-    log.info("sla.swept", breached=len(breached), notified_orgs=notified)
-    return SweepResult(breached=len(breached), notified_orgs=notified)
+    log.info("sla.swept", breached=breached, notified_orgs=notified)
+    return SweepResult(breached=breached, notified_orgs=notified)
 
 
-async def _notify_breaches(session: AsyncSession, breached: list, now: dt.datetime) -> int:  # type: ignore[type-arg]
-    """One notification per responsible organisation, one escalation per operator."""
-    by_org: dict[uuid.UUID, list] = {}  # type: ignore[type-arg]
-    for row in breached:
-        if row.responsible_org_id is not None:
-            by_org.setdefault(row.responsible_org_id, []).append(row)
-    notes = []
-    for org_id, rows in by_org.items():
-        listed = "、".join(
-            f"{KIND_NAMES_ZH.get(r.kind, r.kind)}（{r.subject_type} {r.subject_id}）"
-            for r in rows[:20]
-        )
-        listed_en = ", ".join(f"{r.kind} ({r.subject_type} {r.subject_id})" for r in rows[:20])
-        more = len(rows) - 20
-        notes.append(
-            {
-                "org_id": org_id,
-                "kind": "sla.breached",
-                "title_zh": f"{len(rows)} 项办理时限已超期",
-                "title_en": f"{len(rows)} deadline(s) missed",
-                "body_zh": listed + (f" 等 {len(rows)} 项" if more > 0 else ""),
-                "body_en": listed_en + (f" and {more} more" if more > 0 else ""),
-            }
-        )
-    counts: dict[str, int] = {}
-    for row in breached:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
-    summary_zh = "；".join(f"{KIND_NAMES_ZH.get(k, k)} {n} 项" for k, n in sorted(counts.items()))
-    summary_en = "; ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
+async def breached_ids_digest(session: AsyncSession, breached_at: dt.datetime) -> tuple[int, str]:
+    """Recompute (count, SHA-256 of sorted ids) for the clocks breached at that time,
+    to compare with a sweep's audit event."""
+    rows = (
+        await session.scalars(select(SlaClock.id).where(SlaClock.breached_at == breached_at))
+    ).all()
+    text_ids = ",".join(sorted(str(i) for i in rows))
+    return len(rows), hashlib.sha256(text_ids.encode()).hexdigest()
+
+
+async def _escalate(
+    session: AsyncSession, total: int, by_kind: dict[str, int], now: dt.datetime
+) -> None:
+    """One escalation notice to each active operator organisation."""
+    summary_zh = "；".join(f"{KIND_NAMES_ZH.get(k, k)} {n} 项" for k, n in sorted(by_kind.items()))
+    summary_en = "; ".join(f"{k}: {n}" for k, n in sorted(by_kind.items()))
     operators = (
         await session.scalars(
             select(Organisation.id).where(
@@ -307,24 +323,26 @@ async def _notify_breaches(session: AsyncSession, breached: list, now: dt.dateti
             )
         )
     ).all()
-    for org_id in operators:
-        notes.append(
-            {
-                "org_id": org_id,
-                "kind": "sla.escalation",
-                "title_zh": f"超期督办：{len(breached)} 项时限已超期",
-                "title_en": f"Escalation: {len(breached)} deadline(s) missed",
-                "body_zh": summary_zh,
-                "body_en": summary_en,
-            }
-        )
-    if notes:
-        stamp = {"created_at": now, "updated_at": now}
+    if operators:
         await session.execute(
             Notification.__table__.insert(),
-            [{"id": uuid.uuid4(), **note, **stamp} for note in notes],
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "org_id": org_id,
+                    "kind": "sla.escalation",
+                    "title_zh": f"超期督办：{total} 项时限已超期",
+                    "title_en": f"Escalation: {total} deadline(s) missed",
+                    "body_zh": summary_zh,
+                    "body_en": summary_en,
+                    "subject_type": "sla_sweep",
+                    "subject_id": now.isoformat(),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for org_id in operators
+            ],
         )
-    return len(by_org)
 
 
 async def recompute_provisional(

@@ -118,16 +118,20 @@ async def test_sweep_breaches_once_and_notifies(session_maker, settings, make_ac
     async with session_maker() as session:
         assert (await session.get(SlaClock, late_clock.id)).breached_at == sweep_time
         assert (await session.get(SlaClock, kept_clock.id)).breached_at is None
-        breaches = (
+        sweeps = (
             await session.scalars(
                 select(AuditEvent).where(
-                    AuditEvent.subject_id == late, AuditEvent.action == "sla.breached"
+                    AuditEvent.subject_type == "sla_sweep", AuditEvent.action == "sla.breached"
                 )
             )
         ).all()
-        assert (
-            len(breaches) == 1 and breaches[0].summary["after"]["kind"] == "supplier_verification"
-        )
+        [event] = [e for e in sweeps if e.subject_id == sweep_time.isoformat()]
+        after = event.summary["after"]
+        assert after["by_kind"]["supplier_verification"] >= 1
+        # The event pins down which clocks were breached, and only those.
+        count, digest = await service.breached_ids_digest(session, sweep_time)
+        assert (after["breached"], after["clock_ids_sha256"]) == (count, digest)
+        assert count == first.breached
         supplier_notes = (
             await session.scalars(
                 select(Notification).where(
@@ -144,6 +148,8 @@ async def test_sweep_breaches_once_and_notifies(session_maker, settings, make_ac
             )
         ).all()
     assert len(supplier_notes) == 1 and late in supplier_notes[0].body_en
+    assert supplier_notes[0].title_zh == "1 项办理时限已超期"
+    assert "供应商入驻审核" in supplier_notes[0].body_zh
     assert len(operator_notes) >= 1
     # The second sweep left the breached clock alone (other tests' clocks may still breach).
     assert second.breached <= first.breached
