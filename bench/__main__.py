@@ -7,10 +7,13 @@ import os
 
 from bench import audit_append, http_health, sla_sweep
 from bench.common import print_table, scratch_database, write_results
+from mall.logging import configure_logging
+from mall.settings import get_settings
 
 
 def main() -> None:
     os.environ.setdefault("MALL_LOG_LEVEL", "WARNING")
+    configure_logging(get_settings().log)
     results = []
     with scratch_database() as (database_url, redis_url):
         results += asyncio.run(audit_append.run(database_url))

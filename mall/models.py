@@ -8,6 +8,13 @@ from mall.calendar.models import CalendarYear
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
 from mall.sla.models import SlaClock, SlaClockPause
+from mall.suppliers.models import (
+    CommitmentAcceptance,
+    CreditListEntry,
+    OperatorCase,
+    SupplierApplication,
+    SupplierDocument,
+)
 
 metadata = orm_registry.metadata
 
@@ -15,11 +22,16 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "CalendarYear",
+    "CommitmentAcceptance",
+    "CreditListEntry",
     "Notification",
+    "OperatorCase",
     "Organisation",
     "OutboxJob",
     "SlaClock",
     "SlaClockPause",
+    "SupplierApplication",
+    "SupplierDocument",
     "User",
     "metadata",
     "supplier_category",

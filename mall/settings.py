@@ -143,6 +143,21 @@ class SlaSettings:
 
 
 @dataclass(frozen=True)
+class MallSettings:
+    """The mall's own facts: where it is, what it accepts."""
+
+    # Administrative division prefix of the mall's region (15 = Inner Mongolia).
+    region_prefix: str = field(default_factory=lambda: _env("MALL_REGION_PREFIX", "15") or "15")
+    document_max_bytes: int = field(
+        default_factory=lambda: _env_int("MALL_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+    )
+
+    @property
+    def files_dir(self) -> Path:
+        return state_dir() / "files"
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -152,6 +167,7 @@ class Settings:
     jobs: JobSettings = field(default_factory=JobSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
+    mall: MallSettings = field(default_factory=MallSettings)
 
 
 def _local_secret() -> str:

@@ -133,26 +133,22 @@ async def record_many(
         return []
     summaries = [_summary(event) for event in events]
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    prev_hash = (
-        await session.execute(text("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"))
-    ).scalar_one_or_none() or GENESIS_HASH
-    ids = (
-        (
-            await session.execute(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence('audit_event', 'id'))"
-                    " FROM generate_series(1, :n)"
-                ),
-                {"n": len(events)},
-            )
+    # After the lock: the chain's head, and ids for the new rows, in one round trip.
+    head = (
+        await session.execute(
+            text(
+                "SELECT (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1),"
+                " ARRAY(SELECT nextval(pg_get_serial_sequence('audit_event', 'id'))"
+                " FROM generate_series(1, :n))"
+            ),
+            {"n": len(events)},
         )
-        .scalars()
-        .all()
-    )
+    ).one()
+    prev_hash, ids = head[0] or GENESIS_HASH, sorted(head[1])
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     now = clock()
     rows = []
-    for event, summary, row_id in zip(events, summaries, sorted(ids), strict=True):
+    for event, summary, row_id in zip(events, summaries, ids, strict=True):
         row = {
             "id": int(row_id),
             "occurred_at": now,

@@ -35,8 +35,10 @@ class OrgKind(StrEnum):
 class OrgStatus(StrEnum):
     PENDING = "pending"  # registered, awaiting verification
     ACTIVE = "active"
-    SUSPENDED = "suspended"  # trading suspended (penalty, credit-list hit)
-    EXPELLED = "expelled"
+    SUSPENDED = "suspended"  # trading suspended until a time (penalty, credit-list hit)
+    EXPELLED = "expelled"  # expelled and banned until a time
+    WITHDRAWN = "withdrawn"  # left the mall of its own accord
+    REJECTED = "rejected"  # its application was rejected
 
 
 class Organisation(UUIDv7AuditBase):
@@ -46,7 +48,8 @@ class Organisation(UUIDv7AuditBase):
             "kind IN ('supplier', 'purchaser', 'operator', 'regulator')", name="kind_known"
         ),
         CheckConstraint(
-            "status IN ('pending', 'active', 'suspended', 'expelled')", name="status_known"
+            "status IN ('pending', 'active', 'suspended', 'expelled', 'withdrawn', 'rejected')",
+            name="status_known",
         ),
         UniqueConstraint("kind", "name", name="uq_organisation_kind_name"),
         Index(
@@ -69,6 +72,14 @@ class Organisation(UUIDv7AuditBase):
     qualified_until: Mapped[dt.date | None] = mapped_column(Date, default=None)
     # Suppliers: may list in every category (else only those in supplier_category).
     all_categories: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Suppliers: enterprise, individual_business (个体工商户) or other; registered in the region.
+    business_type: Mapped[str | None] = mapped_column(String(24), default=None)
+    in_region: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    # Standing: why it changed, and until when a suspension or a ban lasts.
+    status_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    status_until: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )
 
     users: Mapped[list[User]] = relationship(back_populates="organisation", lazy="noload")
 

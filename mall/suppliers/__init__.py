@@ -1,0 +1,2 @@
+"""Supplier onboarding: registration on credit + commitment, verification,
+qualification documents, credit lists and standing."""
