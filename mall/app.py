@@ -24,6 +24,7 @@ from mall.api.calendar import CalendarController
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
 from mall.api.stats import StatsController
+from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
 from mall.db import create_engine, create_session_maker
@@ -109,6 +110,9 @@ def create_app(
             NotificationController,
             CalendarController,
             StatsController,
+            SupplierController,
+            OperatorSupplierController,
+            CreditListController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

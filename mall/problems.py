@@ -68,7 +68,7 @@ def problem(
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
@@ -81,7 +81,8 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    body.update(extra)
+    # Extra members never replace the standard ones.
+    body.update({k: v for k, v in (extra or {}).items() if k not in body})
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -109,7 +110,7 @@ def domain_error_handler(
         detail=exc.detail,
         errors=exc.errors,
         headers=headers,
-        **exc.extra,
+        extra=exc.extra,
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall.auth.accounts import create_user
-from mall.auth.models import OrgKind, User
+from mall.auth.models import Organisation, OrgKind, User
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class DemoAccount:
     org: str
     email: str
     password: str
+    business_type: str | None = None
+    region_code: str | None = None
 
 
 DEMO_ACCOUNTS = (
@@ -30,9 +32,16 @@ DEMO_ACCOUNTS = (
         "内蒙古诚信办公设备有限公司",
         "supplier@emall.example.com",
         "Supplier#2026",
+        business_type="enterprise",
+        region_code="150203",
     ),
     DemoAccount(
-        OrgKind.SUPPLIER, "包头市昆区鑫达电脑经营部", "supplier2@emall.example.com", "Supplier#2026"
+        OrgKind.SUPPLIER,
+        "包头市昆区鑫达电脑经营部",
+        "supplier2@emall.example.com",
+        "Supplier#2026",
+        business_type="individual_business",
+        region_code="150203",
     ),
 )
 
@@ -43,12 +52,17 @@ async def seed_demo(session: AsyncSession) -> list[str]:
     for account in DEMO_ACCOUNTS:
         exists = await session.scalar(select(User.id).where(User.email == account.email))
         if exists is None:
-            await create_user(
+            user = await create_user(
                 session,
                 kind=account.kind,
                 org_name=account.org,
                 email=account.email,
                 password=account.password,
             )
+            if account.business_type:
+                org = await session.get_one(Organisation, user.org_id)
+                org.business_type = account.business_type
+                org.region_code = account.region_code
+                org.in_region = bool(account.region_code and account.region_code.startswith("15"))
             created.append(account.email)
     return created

@@ -13,6 +13,7 @@ from mall.api.params import parse_datetime
 from mall.auth.guards import operators_and_regulators
 from mall.calendar.service import load_calendar
 from mall.sla.stats import sla_stats
+from mall.suppliers.stats import supplier_stats
 
 
 class SlaKindStatsOut(msgspec.Struct):
@@ -25,6 +26,16 @@ class SlaKindStatsOut(msgspec.Struct):
     on_time_rate: float | None
     median_hours_to_meet: float | None
     p90_hours_to_meet: float | None
+
+
+class SupplierStatsOut(msgspec.Struct):
+    total: int
+    in_region: int
+    in_region_share: float
+    individual_business: int
+    individual_business_share: float
+    by_status: dict[str, int]
+    by_category: dict[str, int]
 
 
 class StatsController(Controller):
@@ -51,3 +62,12 @@ class StatsController(Controller):
             SlaKindStatsOut(**{f: getattr(s, f) for f in SlaKindStatsOut.__struct_fields__})
             for s in stats
         ]
+
+    @get(
+        "/suppliers", summary="Active suppliers: in the region, individual businesses, by category"
+    )
+    async def suppliers(self, db_session: DbSession) -> SupplierStatsOut:
+        stats = await supplier_stats(db_session)
+        return SupplierStatsOut(
+            **{f: getattr(stats, f) for f in SupplierStatsOut.__struct_fields__}
+        )

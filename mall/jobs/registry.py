@@ -31,6 +31,7 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 def registered_jobs() -> dict[str, JobFunction]:
     # Importing the modules that define jobs registers them.
     import mall.notifications.jobs
-    import mall.sla.jobs  # noqa: F401
+    import mall.sla.jobs
+    import mall.suppliers.jobs  # noqa: F401
 
     return dict(_JOBS)

@@ -14,6 +14,7 @@ from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.registry import registered_jobs
 from mall.settings import Settings
 from mall.sla.jobs import sweep_sla_clocks
+from mall.suppliers.jobs import lift_expired_suspensions, send_document_reminders
 
 log = structlog.get_logger("mall.worker")
 
@@ -60,6 +61,9 @@ def worker_options(
         "cron_jobs": [
             cron(sweep_outbox, second=set(range(0, 60, step)), run_at_startup=True, unique=True),
             cron(sweep_sla_clocks, second={30}, unique=True),
+            cron(lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}, unique=True),
+            # 01:00 Beijing time
+            cron(send_document_reminders, hour={17}, minute={0}, second={0}, unique=True),
         ],
         "queue_name": settings.redis.queue_name,
         "redis_settings": redis_settings,

@@ -16,6 +16,10 @@ MATRIX = [
     ("POST", "/api/v1/auth/api-tokens/", {"name": "guard test"}, {S, O}),
     ("GET", "/api/v1/audit/events", None, {O, R}),
     ("GET", "/api/v1/audit/verify", None, {O, R}),
+    ("GET", "/api/v1/stats/sla", None, {O, R}),
+    ("GET", "/api/v1/stats/suppliers", None, {O, R}),
+    ("GET", "/api/v1/operator/supplier-applications", None, {O, R}),
+    ("GET", "/api/v1/suppliers/documents", None, {S}),
 ]
 
 

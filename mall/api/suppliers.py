@@ -1,0 +1,479 @@
+"""Supplier onboarding over HTTP: registration (no login), the supplier's own
+application and documents, the operators' verification queue, standing, and
+credit-list imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    JSONBody,
+    MultipartBody,
+    QueryParameter,
+)
+
+from mall import audit
+from mall.api.deps import DbSession
+from mall.auth.guards import current_principal, operators_and_regulators, requires
+from mall.auth.models import OrgKind, OrgStatus
+from mall.calendar.service import load_calendar
+from mall.errors import InvalidError
+from mall.sla.models import SlaClock
+from mall.storage import FileStore
+from mall.suppliers import commitment, credit, documents, service, standing
+from mall.suppliers.models import SupplierApplication, SupplierDocument
+
+BusinessType = Literal["enterprise", "individual_business", "other"]
+Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class CommitmentOut(msgspec.Struct):
+    version: str
+    text: str
+    text_sha256: str
+
+
+class ApplicationIn(msgspec.Struct, forbid_unknown_fields=True):
+    company_name: Annotated[str, msgspec.Meta(min_length=2, max_length=200)]
+    uscc: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    region_code: Annotated[str, msgspec.Meta(max_length=6)]
+    business_type: BusinessType
+    legal_representative: Text100
+    contact_name: Text100
+    contact_mobile: Annotated[str, msgspec.Meta(max_length=20)]
+    categories: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=32)]], msgspec.Meta(max_length=200)
+    ]
+    admin_email: Annotated[
+        str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    ]
+    admin_password: Annotated[str, msgspec.Meta(max_length=200)]
+    commitment_accepted: bool
+    commitment_version: Annotated[str, msgspec.Meta(max_length=20)]
+
+
+class ApplicationCreated(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    due_at: dt.datetime
+    rejection: dict[str, Any] | None = None
+
+
+class ApplicationOut(msgspec.Struct):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    status: str
+    company_name: str
+    uscc: str
+    region_code: str
+    in_region: bool
+    business_type: str
+    legal_representative: str
+    contact_name: str
+    contact_mobile: str
+    categories: list[str]
+    granted_categories: list[str] | None
+    submitted_at: dt.datetime
+    decided_at: dt.datetime | None
+    rejection_codes: list[str] | None
+    rejection_reason: str | None
+    info_request: str | None
+    credit_hit: dict[str, Any] | None
+    due_at: dt.datetime | None
+    clock_paused: bool
+    provisional: bool
+
+
+def _application_out(application: SupplierApplication, clock: SlaClock | None) -> ApplicationOut:
+    return ApplicationOut(
+        id=application.id,
+        org_id=application.org_id,
+        status=application.status,
+        company_name=application.company_name,
+        uscc=application.uscc,
+        region_code=application.region_code,
+        in_region=application.in_region,
+        business_type=application.business_type,
+        legal_representative=application.legal_representative,
+        contact_name=application.contact_name,
+        contact_mobile=application.contact_mobile,
+        categories=application.categories,
+        granted_categories=application.granted_categories,
+        submitted_at=application.submitted_at,
+        decided_at=application.decided_at,
+        rejection_codes=application.rejection_codes,
+        rejection_reason=application.rejection_reason,
+        info_request=application.info_request,
+        credit_hit=application.credit_hit,
+        due_at=clock.due_at if clock else None,
+        clock_paused=bool(clock and clock.paused_since),
+        provisional=bool(clock and clock.provisional),
+    )
+
+
+class ResubmitIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    contact_name: Text100 | None = None
+    contact_mobile: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class ApproveIn(msgspec.Struct, forbid_unknown_fields=True):
+    categories: list[str] | None = None
+
+
+class RejectIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason_codes: Annotated[list[str], msgspec.Meta(min_length=1)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class RequestInfoIn(msgspec.Struct, forbid_unknown_fields=True):
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class StandingIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    until: dt.datetime | None = None
+
+
+class StandingOut(msgspec.Struct):
+    org_id: uuid.UUID
+    status: str
+    status_until: dt.datetime | None
+    status_reason: str | None
+
+
+class DocumentOut(msgspec.Struct):
+    id: uuid.UUID
+    kind: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    original_name: str
+    valid_until: dt.date
+    uploaded_at: dt.datetime
+
+
+class DocumentsOut(msgspec.Struct):
+    documents: list[DocumentOut]
+    expiring_soon: list[str]
+    blocking: list[str]
+
+
+@dataclass
+class DocumentUpload:
+    kind: str
+    valid_until: dt.date
+    file: UploadFile
+
+
+class CreditImportOut(msgspec.Struct):
+    imported: int
+    rejected: list[dict[str, Any]]
+
+
+def _document_out(d: SupplierDocument) -> DocumentOut:
+    return DocumentOut(
+        id=d.id,
+        kind=d.kind,
+        media_type=d.media_type,
+        size_bytes=d.size_bytes,
+        sha256=d.sha256,
+        original_name=d.original_name,
+        valid_until=d.valid_until,
+        uploaded_at=d.created_at,
+    )
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class SupplierController(Controller):
+    path = "/api/v1/suppliers"
+    tags = ["suppliers"]
+
+    @get("/commitment", summary="The current commitment letter (public)")
+    async def get_commitment(self) -> CommitmentOut:
+        version = commitment.CURRENT_VERSION
+        return CommitmentOut(
+            version=version,
+            text=commitment.letter(version),
+            text_sha256=commitment.text_sha256(version),
+        )
+
+    @post("/applications", summary="Apply to join the mall: free, online, no account needed")
+    async def apply(
+        self, request: Request, data: JSONBody[ApplicationIn], db_session: DbSession
+    ) -> ApplicationCreated:
+        state = request.app.state
+        application, clock = await service.register(
+            db_session,
+            await load_calendar(db_session),
+            state.settings,
+            service.Registration(**msgspec.structs.asdict(data)),
+            client_address=_client(request),
+        )
+        rejection = None
+        if application.status == "rejected":
+            rejection = {
+                "codes": application.rejection_codes,
+                "reason": application.rejection_reason,
+                "credit_hit": application.credit_hit,
+            }
+        return ApplicationCreated(
+            id=application.id, status=application.status, due_at=clock.due_at, rejection=rejection
+        )
+
+    @get(
+        "/application",
+        guards=[requires(OrgKind.SUPPLIER)],
+        summary="Your organisation's application",
+    )
+    async def own(self, request: Request, db_session: DbSession) -> ApplicationOut:
+        application = await service.own_application(db_session, current_principal(request))
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    @post(
+        "/application/resubmit",
+        guards=[requires(OrgKind.SUPPLIER)],
+        status_code=200,
+        summary="Answer a request for more information",
+    )
+    async def resubmit(
+        self, request: Request, data: JSONBody[ResubmitIn], db_session: DbSession
+    ) -> ApplicationOut:
+        application = await service.resubmit(
+            db_session,
+            await load_calendar(db_session),
+            current_principal(request),
+            note=data.note,
+            contact_name=data.contact_name,
+            contact_mobile=data.contact_mobile,
+        )
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    @get("/documents", guards=[requires(OrgKind.SUPPLIER)], summary="Your qualification documents")
+    async def list_documents(self, request: Request, db_session: DbSession) -> DocumentsOut:
+        found = await documents.status(db_session, current_principal(request).org_id)
+        return DocumentsOut(
+            documents=[_document_out(d) for d in found.current],
+            expiring_soon=found.expiring_soon,
+            blocking=found.blocking,
+        )
+
+    @post(
+        "/documents",
+        guards=[requires(OrgKind.SUPPLIER)],
+        request_max_body_size=11 * 1024 * 1024,
+        summary="Upload a qualification document (PDF, JPEG or PNG)",
+    )
+    async def upload_document(
+        self, request: Request, data: MultipartBody[DocumentUpload], db_session: DbSession
+    ) -> DocumentOut:
+        settings = request.app.state.settings
+        content = await data.file.read(settings.mall.document_max_bytes + 1)
+        document = await documents.upload(
+            db_session,
+            FileStore(settings.mall.files_dir),
+            current_principal(request),
+            kind=data.kind,
+            valid_until=data.valid_until,
+            filename=data.file.filename or "document",
+            content=content,
+            max_bytes=settings.mall.document_max_bytes,
+        )
+        return _document_out(document)
+
+    @get(
+        "/documents/{document_id:uuid}/content",
+        guards=[requires(OrgKind.SUPPLIER)],
+        summary="Download a document",
+    )
+    async def document_content(
+        self, request: Request, document_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> Response[bytes]:
+        document = await documents.get_own(db_session, current_principal(request), document_id)
+        content = FileStore(request.app.state.settings.mall.files_dir).get(document.sha256)
+        return Response(content, media_type=document.media_type)
+
+    @post(
+        "/withdraw", guards=[requires(OrgKind.SUPPLIER)], status_code=200, summary="Leave the mall"
+    )
+    async def withdraw(
+        self, request: Request, data: JSONBody[StandingIn], db_session: DbSession
+    ) -> StandingOut:
+        org = await standing.withdraw(db_session, current_principal(request), data.reason)
+        return StandingOut(
+            org_id=org.id,
+            status=org.status,
+            status_until=org.status_until,
+            status_reason=org.status_reason,
+        )
+
+
+class OperatorSupplierController(Controller):
+    path = "/api/v1/operator"
+    tags = ["operators"]
+
+    @get(
+        "/supplier-applications",
+        guards=[operators_and_regulators],
+        summary="Applications, soonest due first",
+    )
+    async def queue(
+        self,
+        db_session: DbSession,
+        status: FromQuery[
+            Literal["submitted", "info_requested", "approved", "rejected"] | None
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[ApplicationOut]:
+        return [_application_out(a, c) for a, c in await service.queue(db_session, status, limit)]
+
+    @get("/supplier-applications/{application_id:uuid}", guards=[operators_and_regulators])
+    async def get_application(
+        self, application_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ApplicationOut:
+        application = await service.get_application(db_session, application_id)
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    @post(
+        "/supplier-applications/{application_id:uuid}/approve",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=200,
+    )
+    async def approve(
+        self,
+        request: Request,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[ApproveIn],
+        db_session: DbSession,
+    ) -> ApplicationOut:
+        application = await service.approve(
+            db_session, current_principal(request), application_id, data.categories
+        )
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    @post(
+        "/supplier-applications/{application_id:uuid}/reject",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=200,
+    )
+    async def reject(
+        self,
+        request: Request,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[RejectIn],
+        db_session: DbSession,
+    ) -> ApplicationOut:
+        application = await service.reject(
+            db_session, current_principal(request), application_id, data.reason_codes, data.reason
+        )
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    @post(
+        "/supplier-applications/{application_id:uuid}/request-info",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=200,
+    )
+    async def request_info(
+        self,
+        request: Request,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[RequestInfoIn],
+        db_session: DbSession,
+    ) -> ApplicationOut:
+        application = await service.request_info(
+            db_session, current_principal(request), application_id, data.message
+        )
+        return _application_out(application, await service.clock_of(db_session, application.id))
+
+    async def _standing(
+        self, request: Request, org_id: uuid.UUID, to: OrgStatus, data: StandingIn, db_session: Any
+    ) -> StandingOut:
+        if to is OrgStatus.EXPELLED and data.until is None:
+            raise InvalidError(
+                "An expulsion needs the end of the ban.",
+                code="supplier.ban_until_required",
+                title="请填写禁入截止时间",
+                errors=[{"field": "until", "message": "required"}],
+            )
+        org = await standing.change(
+            db_session,
+            audit.Actor.of(current_principal(request)),
+            org_id,
+            to,
+            reason=data.reason,
+            until=data.until,
+        )
+        return StandingOut(
+            org_id=org.id,
+            status=org.status,
+            status_until=org.status_until,
+            status_reason=org.status_reason,
+        )
+
+    @post("/suppliers/{org_id:uuid}/suspend", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def suspend(
+        self,
+        request: Request,
+        org_id: FromPath[uuid.UUID],
+        data: JSONBody[StandingIn],
+        db_session: DbSession,
+    ) -> StandingOut:
+        return await self._standing(request, org_id, OrgStatus.SUSPENDED, data, db_session)
+
+    @post(
+        "/suppliers/{org_id:uuid}/reinstate", guards=[requires(OrgKind.OPERATOR)], status_code=200
+    )
+    async def reinstate(
+        self,
+        request: Request,
+        org_id: FromPath[uuid.UUID],
+        data: JSONBody[StandingIn],
+        db_session: DbSession,
+    ) -> StandingOut:
+        return await self._standing(request, org_id, OrgStatus.ACTIVE, data, db_session)
+
+    @post("/suppliers/{org_id:uuid}/expel", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def expel(
+        self,
+        request: Request,
+        org_id: FromPath[uuid.UUID],
+        data: JSONBody[StandingIn],
+        db_session: DbSession,
+    ) -> StandingOut:
+        return await self._standing(request, org_id, OrgStatus.EXPELLED, data, db_session)
+
+
+class CreditListController(Controller):
+    path = "/api/v1/credit"
+    tags = ["credit"]
+
+    @post(
+        "/lists/import",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=200,
+        request_max_body_size=20 * 1024 * 1024,
+        summary="Import a dishonesty list (CSV: uscc,name,list_type,source,listed_on,expires_on)",
+    )
+    async def import_list(self, request: Request, db_session: DbSession) -> CreditImportOut:
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidError(
+                "The file is not UTF-8 text.",
+                code="credit.csv_encoding",
+                title="文件须为 UTF-8 编码",
+                errors=[{"field": "file", "message": "not UTF-8"}],
+            ) from None
+        result = await credit.import_list(db_session, current_principal(request), text)
+        return CreditImportOut(imported=result.imported, rejected=result.rejected)
