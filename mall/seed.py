@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall.auth.accounts import create_user
 from mall.auth.models import Organisation, OrgKind, User
+from mall.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ async def seed_demo(session: AsyncSession) -> list[str]:
                 org = await session.get_one(Organisation, user.org_id)
                 org.business_type = account.business_type
                 org.region_code = account.region_code
-                org.in_region = bool(account.region_code and account.region_code.startswith("15"))
+                prefix = get_settings().mall.region_prefix
+                org.in_region = bool(account.region_code and account.region_code.startswith(prefix))
             created.append(account.email)
     return created

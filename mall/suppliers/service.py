@@ -439,6 +439,14 @@ async def approve(
             errors=[_field("categories", f"not applied for: {', '.join(extra)}")],
         )
     now = _now()
+    hits = await live_credit_entries(session, application.uscc, now.astimezone(SHANGHAI).date())
+    if hits:  # listed since the application came in
+        raise ConflictError(
+            "The credit code is on a dishonesty list now; reject the application instead.",
+            code="supplier.credit_list_hit",
+            title="该供应商已被列入失信名单，不能通过审核",
+            credit_hit=_entry_summary(hits[0]),
+        )
     org = await session.get_one(Organisation, application.org_id, with_for_update=True)
     application.status = "approved"
     application.granted_categories = granted

@@ -255,6 +255,35 @@ async def test_credit_list_rejects_at_registration(client, signed_in) -> None:
     assert rejection["credit_hit"]["source"] == "最高人民法院失信被执行人名单"
 
 
+async def test_a_listed_applicant_cannot_be_approved(client, signed_in) -> None:
+    body = application()
+    created = (await client.post(APPLY, json=body)).json()
+    operator = signed_in[OrgKind.OPERATOR]
+    csv = credit_csv(
+        (
+            body["uscc"],
+            body["company_name"],
+            "gov_procurement_serious_violation",
+            "中国政府采购网",
+            "2026-10-01",
+            "",
+        )
+    )
+    await client.post(
+        "/api/v1/credit/lists/import", content=csv, headers={**operator, "content-type": "text/csv"}
+    )
+    refused = await client.post(f"{QUEUE}/{created['id']}/approve", json={}, headers=operator)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "supplier.credit_list_hit"
+    assert refused.json()["credit_hit"]["list_type"] == "gov_procurement_serious_violation"
+    rejected = await client.post(
+        f"{QUEUE}/{created['id']}/reject",
+        json={"reason_codes": ["CREDIT_LIST"], "reason": "列入严重违法失信名单"},
+        headers=operator,
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+
+
 async def test_list_update_suspends_an_active_supplier(client, signed_in, session_maker) -> None:
     body = application()
     created = (await client.post(APPLY, json=body)).json()
