@@ -119,6 +119,10 @@ def _application_out(application: SupplierApplication, clock: SlaClock | None) -
     )
 
 
+async def _with_clock(db_session: Any, application: SupplierApplication) -> ApplicationOut:
+    return _application_out(application, await service.clock_of(db_session, application.id))
+
+
 class ResubmitIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     contact_name: Text100 | None = None
@@ -239,7 +243,7 @@ class SupplierController(Controller):
     )
     async def own(self, request: Request, db_session: DbSession) -> ApplicationOut:
         application = await service.own_application(db_session, current_principal(request))
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     @post(
         "/application/resubmit",
@@ -258,7 +262,7 @@ class SupplierController(Controller):
             contact_name=data.contact_name,
             contact_mobile=data.contact_mobile,
         )
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     @get("/documents", guards=[requires(OrgKind.SUPPLIER)], summary="Your qualification documents")
     async def list_documents(self, request: Request, db_session: DbSession) -> DocumentsOut:
@@ -343,7 +347,7 @@ class OperatorSupplierController(Controller):
         self, application_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ApplicationOut:
         application = await service.get_application(db_session, application_id)
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     @post(
         "/supplier-applications/{application_id:uuid}/approve",
@@ -360,7 +364,7 @@ class OperatorSupplierController(Controller):
         application = await service.approve(
             db_session, current_principal(request), application_id, data.categories
         )
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     @post(
         "/supplier-applications/{application_id:uuid}/reject",
@@ -377,7 +381,7 @@ class OperatorSupplierController(Controller):
         application = await service.reject(
             db_session, current_principal(request), application_id, data.reason_codes, data.reason
         )
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     @post(
         "/supplier-applications/{application_id:uuid}/request-info",
@@ -394,7 +398,7 @@ class OperatorSupplierController(Controller):
         application = await service.request_info(
             db_session, current_principal(request), application_id, data.message
         )
-        return _application_out(application, await service.clock_of(db_session, application.id))
+        return await _with_clock(db_session, application)
 
     async def _standing(
         self, request: Request, org_id: uuid.UUID, to: OrgStatus, data: StandingIn, db_session: Any
