@@ -9,9 +9,12 @@ own Redis key prefix and queue, and drops both at the end.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -40,11 +43,14 @@ from mall.settings import Settings, get_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers() -> Iterator[Servers]:
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     database_url = os.environ.get("MALL_TEST_DATABASE_URL")
     redis_url = os.environ.get("MALL_TEST_REDIS_URL")
-    root = tmp_path_factory.mktemp("servers")
+    # Not under pytest's own temporary folder: another pytest run on the
+    # machine resets that folder's permissions, which an embedded server
+    # running as its own user would then lose.
+    root = Path(tempfile.mkdtemp(prefix="mall-test-servers-"))
     if not database_url:
         pg = EmbeddedPostgres(root / "pg")
         database_url = pg.ensure_running()
@@ -58,6 +64,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     finally:
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

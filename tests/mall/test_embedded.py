@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import asyncpg
 from redis.asyncio import Redis
 from support import plain_dsn
@@ -9,7 +13,9 @@ from support import plain_dsn
 from mall.embedded import ensure_services
 
 
-async def test_start_reuse_and_stop(tmp_path) -> None:
+async def test_start_reuse_and_stop() -> None:
+    # Not pytest's tmp_path: see the servers fixture in conftest.py.
+    tmp_path = Path(tempfile.mkdtemp(prefix="mall-test-embedded-"))
     first = ensure_services(None, None, tmp_path)
     try:
         assert len(first.started) == 2
@@ -36,3 +42,4 @@ async def test_start_reuse_and_stop(tmp_path) -> None:
     restarted = ensure_services(None, None, tmp_path)
     assert len(restarted.started) == 2
     restarted.stop_started()
+    shutil.rmtree(tmp_path, ignore_errors=True)
