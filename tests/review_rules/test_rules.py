@@ -1,0 +1,314 @@
+"""Each rule, table-driven, on frozen facts (no database)."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from review_rules import (
+    DEFAULT_RULESET,
+    RULE_ERROR,
+    RULES,
+    AttributeSpec,
+    CategorySpec,
+    ImageFacts,
+    ImageReuse,
+    ListingFacts,
+    MarketFacts,
+    Outcome,
+    Ruleset,
+    Severity,
+    SupplierFacts,
+    evaluate,
+    normalise_model,
+    outcome_of,
+)
+from review_rules.registry import Hit, rule
+
+DESKTOP = CategorySpec(
+    code="A02010104",
+    name_zh="台式计算机",
+    attributes=(
+        AttributeSpec("CPU型号", "text", required=True),
+        AttributeSpec(
+            "内存容量", "number", unit="GB", required=True, min=Decimal("4"), max=Decimal("512")
+        ),
+        AttributeSpec("操作系统", "enum", allowed_values=("国产操作系统", "Windows", "无")),
+        AttributeSpec("含显示器", "bool"),
+        AttributeSpec("能效等级", "text", pattern=r"[1-3]级"),
+    ),
+    energy_cert_mandatory=True,
+    usual_units=frozenset({"台", "套"}),
+    price_tolerance_pct=Decimal("5"),
+)
+
+GOOD = ListingFacts(
+    listing_id="L1",
+    title="联想 Lenovo 启天M437 台式计算机 i5-12500/16G/512G SSD",
+    brand="联想",
+    brand_aliases=("Lenovo",),
+    model="启天M437",
+    category=DESKTOP,
+    attributes={
+        "CPU型号": "i5-12500",
+        "内存容量": 16,
+        "操作系统": "国产操作系统",
+        "含显示器": True,
+        "能效等级": "1级",
+    },
+    price=Decimal("4599.00"),
+    unit="台",
+    supplier=SupplierFacts("S1", "active", granted_categories=frozenset({"A0201"})),
+    images=(ImageFacts(1000, 1000, "ffd8000000000000", 0.98),),
+    market=MarketFacts(baseline=Decimal("4500.00"), observations=3),
+    energy_cert_no="CQC20231234567",
+)
+
+
+def change(**fields: object) -> ListingFacts:
+    return dataclasses.replace(GOOD, **fields)
+
+
+def rule_ids(facts: ListingFacts, ruleset: Ruleset = DEFAULT_RULESET) -> set[str]:
+    return {f.rule_id for f in evaluate(facts, ruleset).findings}
+
+
+def test_a_conforming_listing_is_approved() -> None:
+    decision = evaluate(GOOD)
+    assert decision.outcome is Outcome.APPROVED, decision.findings
+    assert decision.findings == ()
+    assert decision.ruleset_version == DEFAULT_RULESET.version
+
+
+CASES = [
+    # (rule expected, change, why)
+    (
+        "SUPPLIER.NOT_ACTIVE",
+        {"supplier": SupplierFacts("S1", "suspended", all_categories=True)},
+        "suspended",
+    ),
+    (
+        "SUPPLIER.CATEGORY_NOT_GRANTED",
+        {"supplier": SupplierFacts("S1", "active", granted_categories=frozenset({"A0202"}))},
+        "other branch",
+    ),
+    (
+        "SUPPLIER.DOCUMENT_EXPIRED",
+        {
+            "supplier": SupplierFacts(
+                "S1", "active", all_categories=True, blocking_documents=("tax_payment_proof",)
+            )
+        },
+        "tax proof expired",
+    ),
+    ("TITLE.LENGTH", {"title": "联想台式机"}, "too short"),
+    ("TITLE.LENGTH", {"title": "联想 启天M437 " + "高性能" * 30}, "too long"),
+    (
+        "TITLE.ABSOLUTE_TERM",
+        {"title": "联想 启天M437 全网最低价 台式计算机 i5"},
+        "全网最低 / 最低价",
+    ),
+    ("TITLE.ABSOLUTE_TERM", {"title": "联想 启天M437 国家级 台式计算机 i5/16G"}, "国家级"),
+    ("TITLE.ABSOLUTE_TERM", {"title": "联想 启天M437 最佳办公台式计算机 i5/16G"}, "最佳"),
+    ("TITLE.ABSOLUTE_TERM", {"title": "联想 启天M437 台式计算机 顶级配置 i5/16G"}, "顶级"),
+    ("TITLE.ABSOLUTE_TERM", {"title": "联想 启天M437 销量第一 台式计算机 i5/16G"}, "第一"),
+    (
+        "TITLE.ABSOLUTE_TERM",
+        {"title": "联想 启天M437 最高级 台式计算机 i5/16G"},
+        "最高级 though 最高 is ordinary",
+    ),
+    ("TITLE.CONTACT_INFO", {"title": "联想 启天M437 台式计算机 订购电话13800471234"}, "mobile"),
+    ("TITLE.CONTACT_INFO", {"title": "联想 启天M437 台式计算机 咨询0471-6543210"}, "landline"),
+    ("TITLE.CONTACT_INFO", {"title": "联想 启天M437 台式计算机 www.shop-example.com"}, "url"),
+    ("TITLE.CONTACT_INFO", {"title": "联想 启天M437 台式计算机 加微信 lenovo_bt2026"}, "wechat"),
+    ("TITLE.CONTACT_INFO", {"title": "联想 启天M437 台式计算机 QQ:12345678"}, "qq"),
+    ("TITLE.BRAND_MODEL_MISSING", {"title": "启天M437 台式计算机 i5-12500/16G/512G"}, "no brand"),
+    ("TITLE.BRAND_MODEL_MISSING", {"title": "联想 台式计算机 i5-12500/16G/512G SSD"}, "no model"),
+    ("ATTR.MISSING_REQUIRED", {"attributes": {"内存容量": 16}}, "no CPU"),
+    ("ATTR.MISSING_REQUIRED", {"attributes": {"CPU型号": "  ", "内存容量": 16}}, "blank CPU"),
+    ("ATTR.INVALID_VALUE", {"attributes": {**GOOD.attributes, "内存容量": "十六"}}, "not a number"),
+    ("ATTR.INVALID_VALUE", {"attributes": {**GOOD.attributes, "内存容量": 2}}, "below minimum"),
+    ("ATTR.INVALID_VALUE", {"attributes": {**GOOD.attributes, "操作系统": "Linux"}}, "not allowed"),
+    ("ATTR.INVALID_VALUE", {"attributes": {**GOOD.attributes, "含显示器": "是"}}, "bool as text"),
+    ("ATTR.INVALID_VALUE", {"attributes": {**GOOD.attributes, "能效等级": "一级"}}, "pattern"),
+    ("IMAGE.NONE", {"images": ()}, "no image"),
+    ("IMAGE.TOO_SMALL", {"images": (ImageFacts(640, 1000, None, 0.99),)}, "640 px"),
+    (
+        "IMAGE.BACKGROUND_NOT_WHITE",
+        {"images": (ImageFacts(1000, 1000, None, 0.42),)},
+        "dark border",
+    ),
+    (
+        "IMAGE.REUSED_FROM_OTHER_SUPPLIER",
+        {"reused_images": (ImageReuse("S9", "L77", 3),)},
+        "near copy",
+    ),
+    ("LISTING.DUPLICATE", {"duplicates_of": ("L0",)}, "重复铺货"),
+    ("PRICE.ABOVE_MARKET", {"price": Decimal("4800.00")}, "6.67% above with 5% tolerance"),
+    ("PRICE.ABNORMALLY_LOW", {"price": Decimal("2999.00")}, "33% below"),
+    ("PRICE.NO_BASELINE", {"market": MarketFacts()}, "no baseline"),
+    (
+        "PRICE.NO_BASELINE",
+        {"market": MarketFacts(Decimal("4500"), 3, stale=True)},
+        "stale baseline",
+    ),
+    ("POLICY.ENERGY_CERT_MISSING", {"energy_cert_no": None}, "certificate missing"),
+    ("UNIT.UNUSUAL", {"unit": "包"}, "a bag of computers"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "fields", "why"), CASES)
+def test_each_rule_fires(rule_id: str, fields: dict[str, object], why: str) -> None:
+    decision = evaluate(change(**fields))
+    found = [f for f in decision.findings if f.rule_id == rule_id]
+    assert found, (why, decision.findings)
+    finding = found[0]
+    assert finding.severity is RULES[rule_id].severity
+    assert finding.message_zh and finding.message_en and finding.field
+    expected = {Severity.BLOCK: Outcome.REJECTED, Severity.REVIEW: Outcome.MANUAL_REVIEW}
+    if finding.severity in expected:
+        assert (
+            decision.outcome is expected[finding.severity] or decision.outcome is Outcome.REJECTED
+        )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "联想 启天M437 最新款 台式计算机 i5/16G",  # 最新: latest, not a claim
+        "联想 启天M437 台式计算机 最大支持64G内存",  # 最大: a specification
+        "联想 启天M437 第一代 台式计算机 i5/16G",  # 第一代: first generation
+        "联想 启天M437 台式计算机 最高主频4.6GHz",  # 最高: a specification
+        "联想 启天M437 台式计算机 型号M437 2026款",  # digits that are not a phone
+        "联想 启天M437 台式计算机 序列号 12345678901234",  # a long number, not a mobile
+    ],
+)
+def test_ordinary_words_do_not_trip_title_rules(title: str) -> None:
+    ids = rule_ids(change(title=title))
+    assert "TITLE.ABSOLUTE_TERM" not in ids and "TITLE.CONTACT_INFO" not in ids, title
+
+
+def test_brand_alias_and_model_spelling() -> None:
+    assert "TITLE.BRAND_MODEL_MISSING" not in rule_ids(
+        change(title="Lenovo 启天 M437 台式计算机 i5-12500/16G")
+    )
+    assert normalise_model("HP LaserJet Pro M404dn") == "hplaserjetprom404dn"
+    assert (
+        normalise_model("M404 dn")
+        == normalise_model("m404-dn")
+        == normalise_model("Ｍ４０４ＤＮ")
+        == "m404dn"
+    )
+
+
+def test_price_within_tolerance_passes() -> None:
+    assert "PRICE.ABOVE_MARKET" not in rule_ids(change(price=Decimal("4725.00")))  # exactly +5%
+
+
+def test_granted_parent_category_covers_children() -> None:
+    supplier = SupplierFacts("S1", "active", granted_categories=frozenset({"A02"}))
+    assert "SUPPLIER.CATEGORY_NOT_GRANTED" not in rule_ids(change(supplier=supplier))
+
+
+def test_own_images_are_not_reuse() -> None:
+    assert "IMAGE.REUSED_FROM_OTHER_SUPPLIER" not in rule_ids(
+        change(reused_images=(ImageReuse("S1", "L2", 0),))
+    )
+    assert "IMAGE.REUSED_FROM_OTHER_SUPPLIER" not in rule_ids(
+        change(reused_images=(ImageReuse("S9", "L2", 20),))
+    )
+
+
+def test_ruleset_disables_and_reweights() -> None:
+    facts = change(unit="包", price=Decimal("4800.00"))
+    assert evaluate(facts).outcome is Outcome.REJECTED
+    relaxed = Ruleset.from_dict(
+        {
+            "version": "relaxed-1",
+            "severities": {"PRICE.ABOVE_MARKET": "review"},
+            "enabled": sorted(set(RULES) - {"UNIT.UNUSUAL"}),
+        }
+    )
+    decision = evaluate(facts, relaxed)
+    assert decision.outcome is Outcome.MANUAL_REVIEW and decision.ruleset_version == "relaxed-1"
+    assert "UNIT.UNUSUAL" not in {f.rule_id for f in decision.findings}
+    assert Ruleset.from_dict(relaxed.to_dict()) == relaxed
+    with pytest.raises(ValueError, match="unknown"):
+        Ruleset.from_dict({"no_such_setting": 1})
+
+
+def test_a_crashing_rule_sends_to_a_person() -> None:
+    @rule("TEST.CRASH", Severity.BLOCK)
+    def crash(facts, ctx):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+        yield Hit("x", "", "", "")  # pragma: no cover
+
+    try:
+        decision = evaluate(GOOD)
+        assert decision.outcome is Outcome.MANUAL_REVIEW
+        [error] = [f for f in decision.findings if f.rule_id == RULE_ERROR]
+        assert error.field == "TEST.CRASH" and "boom" in error.evidence
+    finally:
+        del RULES["TEST.CRASH"]
+
+
+def test_rule_ids_are_unique() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        rule("TITLE.LENGTH", Severity.BLOCK)(lambda facts, ctx: ())
+
+
+texts = st.text(max_size=80)
+facts_strategy = st.builds(
+    ListingFacts,
+    listing_id=st.just("L"),
+    title=texts,
+    brand=st.text(max_size=10),
+    model=st.text(max_size=12),
+    category=st.just(DESKTOP),
+    attributes=st.dictionaries(
+        st.sampled_from([a.name for a in DESKTOP.attributes] + ["其他"]),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8)
+        ),
+    ),
+    price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2),
+    unit=st.sampled_from(["台", "个", "包", ""]),
+    supplier=st.builds(
+        SupplierFacts,
+        supplier_id=st.just("S1"),
+        status=st.sampled_from(["active", "suspended"]),
+        all_categories=st.booleans(),
+    ),
+    images=st.lists(
+        st.builds(
+            ImageFacts,
+            width=st.integers(1, 5000),
+            height=st.integers(1, 5000),
+            phash=st.none(),
+            border_whiteness=st.one_of(st.none(), st.floats(0, 1)),
+        ),
+        max_size=3,
+    ).map(tuple),
+    market=st.builds(
+        MarketFacts,
+        baseline=st.one_of(
+            st.none(), st.decimals(min_value=Decimal("0"), max_value=Decimal("100000"), places=2)
+        ),
+        observations=st.integers(0, 5),
+        stale=st.booleans(),
+    ),
+    energy_cert_no=st.one_of(st.none(), st.text(max_size=12)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(facts=facts_strategy)
+def test_the_engine_never_raises_and_the_outcome_follows_the_findings(facts: ListingFacts) -> None:
+    decision = evaluate(facts)
+    assert RULE_ERROR not in {f.rule_id for f in decision.findings}, decision.findings
+    assert decision.outcome is outcome_of(decision.findings)
+    assert evaluate(facts) == decision  # a function of the facts
