@@ -21,6 +21,12 @@ from redis.asyncio import Redis
 from mall.api.audit import AuditController
 from mall.api.auth import ApiTokenController, AuthController
 from mall.api.calendar import CalendarController
+from mall.api.catalog import (
+    CategoryController,
+    ListingController,
+    ReviewQueueController,
+    RulesetController,
+)
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
 from mall.api.stats import StatsController
@@ -113,6 +119,10 @@ def create_app(
             SupplierController,
             OperatorSupplierController,
             CreditListController,
+            CategoryController,
+            ListingController,
+            ReviewQueueController,
+            RulesetController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

@@ -2,6 +2,14 @@
 
 from advanced_alchemy.base import orm_registry
 
+from catalog.models import (
+    Category,
+    Listing,
+    ListingImage,
+    ListingRevision,
+    ReviewDecision,
+    StoredRuleset,
+)
 from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
@@ -15,6 +23,7 @@ from mall.suppliers.models import (
     SupplierApplication,
     SupplierDocument,
 )
+from pricing_monitor.models import MarketBaseline
 
 metadata = orm_registry.metadata
 
@@ -22,14 +31,21 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "CalendarYear",
+    "Category",
     "CommitmentAcceptance",
     "CreditListEntry",
+    "Listing",
+    "ListingImage",
+    "ListingRevision",
+    "MarketBaseline",
     "Notification",
     "OperatorCase",
     "Organisation",
     "OutboxJob",
+    "ReviewDecision",
     "SlaClock",
     "SlaClockPause",
+    "StoredRuleset",
     "SupplierApplication",
     "SupplierDocument",
     "User",

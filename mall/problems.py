@@ -18,6 +18,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from catalog.errors import CatalogError
 from mall.errors import DomainError, ErrorKind
 
 log = structlog.get_logger("mall.problems")
@@ -137,6 +138,21 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
     return errors
 
 
+def catalog_error_handler(
+    request: Request[Any, Any, Any], exc: CatalogError
+) -> Response[dict[str, Any]]:
+    """The catalogue's errors carry the same fields as domain errors."""
+    return problem(
+        request,
+        status=KIND_STATUS[ErrorKind(exc.kind)],
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        extra=exc.extra,
+    )
+
+
 def http_exception_handler(
     request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[dict[str, Any]]:
@@ -206,6 +222,7 @@ def _phrase(status: int) -> str:
 
 exception_handlers: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
+    CatalogError: catalog_error_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }

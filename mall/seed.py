@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.categories import seed_demo_categories
 from mall.auth.accounts import create_user
 from mall.auth.models import Organisation, OrgKind, User
 from mall.settings import get_settings
@@ -48,7 +49,7 @@ DEMO_ACCOUNTS = (
 
 
 async def seed_demo(session: AsyncSession) -> list[str]:
-    """Create the demo accounts that do not exist yet; returns the e-mails created."""
+    """Create the demo accounts and categories that are missing; returns the e-mails created."""
     created = []
     for account in DEMO_ACCOUNTS:
         exists = await session.scalar(select(User.id).where(User.email == account.email))
@@ -67,4 +68,5 @@ async def seed_demo(session: AsyncSession) -> list[str]:
                 prefix = get_settings().mall.region_prefix
                 org.in_region = bool(account.region_code and account.region_code.startswith(prefix))
             created.append(account.email)
+    await seed_demo_categories(session)
     return created

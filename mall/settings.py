@@ -109,6 +109,7 @@ class SearchSettings:
 # rules (contract 10, acceptance 7, payment 5), provincial price rules (5).
 DEFAULT_SLA_WORKING_DAYS: dict[str, int] = {
     "supplier_verification": 2,
+    "listing_review": 2,
     "change_request_verification": 1,
     "order_confirmation": 1,
     "contract": 10,

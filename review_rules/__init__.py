@@ -20,6 +20,7 @@ from review_rules.model import (
     SupplierFacts,
 )
 from review_rules.registry import RULES
+from review_rules.rules import attribute_problem
 from review_rules.ruleset import DEFAULT_RULESET, Ruleset
 from review_rules.text import normalise_model
 
@@ -39,6 +40,7 @@ __all__ = [
     "Ruleset",
     "Severity",
     "SupplierFacts",
+    "attribute_problem",
     "evaluate",
     "is_approvable",
     "normalise_model",

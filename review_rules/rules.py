@@ -135,7 +135,7 @@ def brand_model_missing(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
 # ---------------------------------------------------------------- attributes
 
 
-def _attribute_problem(spec: AttributeSpec, value: object) -> str | None:  # noqa: PLR0911
+def attribute_problem(spec: AttributeSpec, value: object) -> str | None:  # noqa: PLR0911
     """Why ``value`` does not fit ``spec``, or None."""
     if spec.type == "bool":
         return None if isinstance(value, bool) else "expected true or false"
@@ -187,7 +187,7 @@ def invalid_value(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
         spec = specs.get(name)
         if spec is None or _empty(value):
             continue
-        problem = _attribute_problem(spec, value)
+        problem = attribute_problem(spec, value)
         if problem:
             yield Hit(
                 f"attributes.{name}",

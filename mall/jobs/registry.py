@@ -30,6 +30,7 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 
 def registered_jobs() -> dict[str, JobFunction]:
     # Importing the modules that define jobs registers them.
+    import mall.listings.jobs
     import mall.notifications.jobs
     import mall.sla.jobs
     import mall.suppliers.jobs  # noqa: F401

@@ -1,0 +1,638 @@
+"""Categories, listings, images, review decisions, the manual queue, rulesets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, patch, post, put
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from sqlalchemy import select
+
+from catalog import categories, listings, review
+from catalog.models import Category, Listing, ListingImage, ListingRevision, StoredRuleset
+from mall import audit
+from mall.api.deps import DbSession
+from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
+from mall.auth.models import OrgKind
+from mall.errors import NotFoundError
+from mall.listings import rulesets
+from mall.listings import service as flow
+from mall.sla.models import SlaClock
+
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# Positive, at most 2 decimals and below 10^10: checked by the catalogue (msgspec has no
+# numeric bounds for Decimal).
+Price = Decimal
+AttributeValue = str | int | float | bool | None
+
+
+class AttributeOut(msgspec.Struct):
+    name: str
+    type: str
+    unit: str | None
+    required: bool
+    allowed_values: list[str]
+    min: float | None
+    max: float | None
+    pattern: str | None
+
+
+class CategoryOut(msgspec.Struct):
+    code: str
+    parent_code: str | None
+    name_zh: str
+    name_en: str
+    listable: bool
+    attributes: list[AttributeOut]
+    energy_cert_mandatory: bool
+    environmental_label_preferred: bool
+    usual_units: list[str]
+    price_tolerance_pct: Decimal
+
+
+class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
+    name_zh: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name_en: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    parent_code: str | None = None
+    attributes: list[dict[str, Any]] = []
+    energy_cert_mandatory: bool = False
+    environmental_label_preferred: bool = False
+    usual_units: list[str] = []
+    min_image_side_px: int | None = None
+    price_tolerance_pct: Decimal = Decimal("0")
+    listable: bool = True
+
+
+def _category_out(c: Category) -> CategoryOut:
+    return CategoryOut(
+        code=c.code,
+        parent_code=c.parent_code,
+        name_zh=c.name_zh,
+        name_en=c.name_en,
+        listable=c.listable,
+        attributes=[
+            AttributeOut(
+                name=a["name"],
+                type=a["type"],
+                unit=a.get("unit"),
+                required=bool(a.get("required")),
+                allowed_values=list(a.get("allowed_values") or []),
+                min=a.get("min"),
+                max=a.get("max"),
+                pattern=a.get("pattern"),
+            )
+            for a in c.attributes
+        ],
+        energy_cert_mandatory=c.energy_cert_mandatory,
+        environmental_label_preferred=c.environmental_label_preferred,
+        usual_units=list(c.usual_units),
+        price_tolerance_pct=c.price_tolerance_pct,
+    )
+
+
+class ListingIn(msgspec.Struct, forbid_unknown_fields=True):
+    category_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    brand: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    price: Price
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
+    attributes: dict[str, AttributeValue] = {}
+    stock: Annotated[int, msgspec.Meta(ge=0)] = 0
+    delivery_regions: list[Annotated[str, msgspec.Meta(pattern=r"^\d{2,6}$")]] = []
+    warranty_months: Annotated[int, msgspec.Meta(ge=0, le=120)] = 0
+    after_sales: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    gtin: Annotated[str, msgspec.Meta(max_length=14)] | None = None
+    manufacturer: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    energy_cert_no: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    submit: bool = False
+
+
+class ListingPatch(msgspec.Struct, forbid_unknown_fields=True):
+    brand: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    price: Price | msgspec.UnsetType = msgspec.UNSET
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=8)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    attributes: dict[str, AttributeValue] | msgspec.UnsetType = msgspec.UNSET
+    stock: Annotated[int, msgspec.Meta(ge=0)] | msgspec.UnsetType = msgspec.UNSET
+    warranty_months: Annotated[int, msgspec.Meta(ge=0, le=120)] | msgspec.UnsetType = msgspec.UNSET
+    after_sales: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
+    gtin: Annotated[str, msgspec.Meta(max_length=14)] | msgspec.UnsetType | None = msgspec.UNSET
+    energy_cert_no: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+
+
+class RevisionOut(msgspec.Struct):
+    id: uuid.UUID
+    number: int
+    status: str
+    brand: str
+    model: str
+    title: str
+    attributes: dict[str, Any]
+    price: Decimal
+    unit: str
+    stock: int
+    warranty_months: int
+    gtin: str | None
+    energy_cert_no: str | None
+    submitted_at: dt.datetime | None
+    decided_at: dt.datetime | None
+
+
+class ListingOut(msgspec.Struct):
+    id: uuid.UUID
+    supplier_id: uuid.UUID
+    category_code: str
+    status: str
+    on_sale: bool
+    revision: RevisionOut
+    live_revision_id: uuid.UUID | None
+
+
+def _revision_out(r: ListingRevision) -> RevisionOut:
+    return RevisionOut(
+        id=r.id,
+        number=r.number,
+        status=r.status,
+        brand=r.brand,
+        model=r.model,
+        title=r.title,
+        attributes=r.attributes,
+        price=r.price,
+        unit=r.unit,
+        stock=r.stock,
+        warranty_months=r.warranty_months,
+        gtin=r.gtin,
+        energy_cert_no=r.energy_cert_no,
+        submitted_at=r.submitted_at,
+        decided_at=r.decided_at,
+    )
+
+
+def _listing_out(listing: Listing, revision: ListingRevision) -> ListingOut:
+    return ListingOut(
+        id=listing.id,
+        supplier_id=listing.supplier_id,
+        category_code=listing.category_code,
+        status=listing.status,
+        on_sale=listing.live_revision_id is not None and listing.delisted_at is None,
+        revision=_revision_out(revision),
+        live_revision_id=listing.live_revision_id,
+    )
+
+
+class ReviewOut(msgspec.Struct):
+    outcome: str | None
+    ruleset_version: str | None
+    findings: list[dict[str, Any]]
+    revision_id: uuid.UUID
+    decided_at: dt.datetime | None
+    decided_by: uuid.UUID | None
+    note: str | None
+
+
+class ImageOut(msgspec.Struct):
+    id: uuid.UUID
+    position: int
+    status: str
+    media_type: str
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class ImageUpload:
+    file: UploadFile
+
+
+class DelistIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "supplier delisted"
+
+
+class ManualDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    reason_codes: list[str] = []
+
+
+class QueueItemOut(msgspec.Struct):
+    revision_id: uuid.UUID
+    listing_id: uuid.UUID
+    supplier_id: uuid.UUID
+    title: str
+    due_at: dt.datetime
+    claimed_by: uuid.UUID | None
+
+
+class RulesetIn(msgspec.Struct, forbid_unknown_fields=True):
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    settings: dict[str, Any] = {}
+
+
+class RulesetOut(msgspec.Struct):
+    id: uuid.UUID
+    version: str
+    active: bool
+    settings: dict[str, Any]
+    activated_at: dt.datetime | None
+
+
+class DryRunOut(msgspec.Struct):
+    listings: int
+    changed: int
+    before: dict[str, int]
+    after: dict[str, int]
+    by_rule: dict[str, int]
+    sample: list[dict[str, Any]]
+
+
+async def _visible_listing(
+    db_session: Any, request: Request[Any, Any, Any], listing_id: uuid.UUID
+) -> Listing:
+    """Owners see theirs; operators and regulators see all; purchasers see what is on sale."""
+    principal = current_principal(request)
+    if principal.org_kind is OrgKind.SUPPLIER:
+        return await listings.get_owned(db_session, principal.org_id, listing_id)
+    listing = await listings.get_any(db_session, listing_id)
+    if principal.org_kind is OrgKind.PURCHASER and (
+        listing.status != "approved" or listing.delisted_at is not None
+    ):
+        raise NotFoundError(
+            "No such listing on sale.", code="catalog.listing_not_found", title="未找到该商品"
+        )
+    return listing
+
+
+class CategoryController(Controller):
+    path = "/api/v1/categories"
+    tags = ["catalogue"]
+
+    @get("/", guards=[signed_in], summary="The procurement catalogue with attribute schemas")
+    async def list_categories(self, db_session: DbSession) -> list[CategoryOut]:
+        return [_category_out(c) for c in await categories.list_all(db_session)]
+
+    @get("/{code:str}", guards=[signed_in])
+    async def get_category(self, code: FromPath[str], db_session: DbSession) -> CategoryOut:
+        return _category_out(await categories.get(db_session, code))
+
+    @put(
+        "/{code:str}",
+        guards=[requires(OrgKind.OPERATOR)],
+        summary="Create or replace a category (operators)",
+    )
+    async def put_category(
+        self,
+        request: Request,
+        code: FromPath[str],
+        data: JSONBody[CategoryIn],
+        db_session: DbSession,
+    ) -> CategoryOut:
+        category, created = await categories.upsert(
+            db_session, msgspec.structs.asdict(data) | {"code": code}
+        )
+        await audit.record(
+            db_session,
+            actor=audit.Actor.of(current_principal(request)),
+            action="category.created" if created else "category.updated",
+            subject_type="category",
+            subject_id=code,
+            after=msgspec.structs.asdict(data),
+        )
+        return _category_out(category)
+
+
+class ListingController(Controller):
+    path = "/api/v1/listings"
+    tags = ["listings"]
+
+    @post(
+        "/",
+        guards=[requires(OrgKind.SUPPLIER)],
+        summary="Create a listing (and submit it with submit=true)",
+    )
+    async def create(
+        self, request: Request, data: JSONBody[ListingIn], db_session: DbSession
+    ) -> ListingOut:
+        content = msgspec.structs.asdict(data)
+        submit = content.pop("submit")
+        listing, revision = await flow.create(
+            db_session, current_principal(request), content, submit=submit
+        )
+        return _listing_out(listing, revision)
+
+    @get("/", guards=[requires(OrgKind.SUPPLIER)], summary="Your listings, newest first")
+    async def list_own(
+        self,
+        request: Request,
+        db_session: DbSession,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[ListingOut]:
+        rows = await listings.list_for_supplier(
+            db_session, current_principal(request).org_id, limit
+        )
+        return [_listing_out(listing, revision) for listing, revision in rows]
+
+    @get("/{listing_id:uuid}", guards=[signed_in])
+    async def get_listing(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ListingOut:
+        listing = await _visible_listing(db_session, request, listing_id)
+        shown = (
+            listing.live_revision_id
+            if current_principal(request).org_kind is OrgKind.PURCHASER
+            else listing.current_revision_id
+        )
+        revision = await listings.revision(db_session, shown)
+        assert revision is not None
+        return _listing_out(listing, revision)
+
+    @patch(
+        "/{listing_id:uuid}",
+        guards=[requires(OrgKind.SUPPLIER)],
+        summary="Edit: a new revision to review",
+    )
+    async def edit(
+        self,
+        request: Request,
+        listing_id: FromPath[uuid.UUID],
+        data: JSONBody[ListingPatch],
+        db_session: DbSession,
+    ) -> ListingOut:
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        revision = await flow.edit(db_session, current_principal(request), listing_id, changes)
+        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+
+    @post("/{listing_id:uuid}/submit", guards=[requires(OrgKind.SUPPLIER)], status_code=200)
+    async def submit(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ListingOut:
+        revision = await flow.submit_listing(db_session, current_principal(request), listing_id)
+        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+
+    @post("/{listing_id:uuid}/withdraw", guards=[requires(OrgKind.SUPPLIER)], status_code=200)
+    async def withdraw(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ListingOut:
+        revision = await flow.withdraw(db_session, current_principal(request), listing_id)
+        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+
+    @post(
+        "/{listing_id:uuid}/delist",
+        guards=[requires(OrgKind.SUPPLIER, OrgKind.OPERATOR)],
+        status_code=200,
+    )
+    async def delist(
+        self,
+        request: Request,
+        listing_id: FromPath[uuid.UUID],
+        data: JSONBody[DelistIn],
+        db_session: DbSession,
+    ) -> ListingOut:
+        listing = await flow.delist(db_session, current_principal(request), listing_id, data.reason)
+        return _listing_out(listing, await listings.current(db_session, listing))
+
+    @post(
+        "/{listing_id:uuid}/images",
+        guards=[requires(OrgKind.SUPPLIER)],
+        request_max_body_size=IMAGE_MAX_BYTES + 65536,
+        summary="Add an image (JPEG, PNG or WebP; the first is the main image)",
+    )
+    async def add_image(
+        self,
+        request: Request,
+        listing_id: FromPath[uuid.UUID],
+        data: MultipartBody[ImageUpload],
+        db_session: DbSession,
+    ) -> ImageOut:
+        content = await data.file.read(IMAGE_MAX_BYTES + 1)
+        image = await flow.add_image(
+            db_session,
+            request.app.state.settings,
+            current_principal(request),
+            listing_id,
+            content,
+            IMAGE_MAX_BYTES,
+        )
+        return _image_out(image)
+
+    @get(
+        "/{listing_id:uuid}/review",
+        guards=[requires(OrgKind.SUPPLIER, OrgKind.OPERATOR, OrgKind.REGULATOR)],
+        summary="The review decision on the newest revision",
+    )
+    async def get_review(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ReviewOut:
+        listing = await _visible_listing(db_session, request, listing_id)
+        decision = await review.latest_decision(db_session, listing)
+        assert listing.current_revision_id is not None
+        if decision is None:
+            return ReviewOut(
+                outcome=None,
+                ruleset_version=None,
+                findings=[],
+                revision_id=listing.current_revision_id,
+                decided_at=None,
+                decided_by=None,
+                note=None,
+            )
+        return ReviewOut(
+            outcome=decision.outcome,
+            ruleset_version=decision.ruleset_version,
+            findings=decision.findings,
+            revision_id=decision.revision_id,
+            decided_at=decision.created_at,
+            decided_by=decision.decided_by,
+            note=decision.note,
+        )
+
+
+def _image_out(image: ListingImage) -> ImageOut:
+    return ImageOut(
+        id=image.id,
+        position=image.position,
+        status=image.status,
+        media_type=image.media_type,
+        width=image.width,
+        height=image.height,
+    )
+
+
+class ReviewQueueController(Controller):
+    path = "/api/v1/operator/review-queue"
+    tags = ["operators"]
+
+    @get(
+        "/",
+        guards=[operators_and_regulators],
+        summary="Listings waiting for a person, soonest due first",
+    )
+    async def queue(self, db_session: DbSession) -> list[QueueItemOut]:
+        return [_queue_item(r, c) for r, c in await flow.queue(db_session)]
+
+    @post("/{revision_id:uuid}/claim", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def claim(
+        self, request: Request, revision_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> QueueItemOut:
+        revision = await flow.claim(db_session, current_principal(request), revision_id)
+        clock = await _clock(db_session, revision.id)
+        return _queue_item(revision, clock)
+
+    @post("/{revision_id:uuid}/approve", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def approve(
+        self,
+        request: Request,
+        revision_id: FromPath[uuid.UUID],
+        data: JSONBody[ManualDecisionIn],
+        db_session: DbSession,
+    ) -> ReviewOut:
+        return _decision_out(
+            await flow.decide_manually(
+                db_session,
+                current_principal(request),
+                revision_id,
+                approve=True,
+                reason_codes=[],
+                note=data.note,
+            )
+        )
+
+    @post("/{revision_id:uuid}/reject", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def reject(
+        self,
+        request: Request,
+        revision_id: FromPath[uuid.UUID],
+        data: JSONBody[ManualDecisionIn],
+        db_session: DbSession,
+    ) -> ReviewOut:
+        return _decision_out(
+            await flow.decide_manually(
+                db_session,
+                current_principal(request),
+                revision_id,
+                approve=False,
+                reason_codes=data.reason_codes,
+                note=data.note,
+            )
+        )
+
+
+async def _clock(db_session: Any, revision_id: uuid.UUID) -> SlaClock:
+    return (
+        await db_session.scalars(
+            select(SlaClock).where(
+                SlaClock.subject_type == "listing_revision",
+                SlaClock.subject_id == str(revision_id),
+                SlaClock.kind == flow.CLOCK,
+            )
+        )
+    ).one()
+
+
+def _queue_item(revision: ListingRevision, clock: SlaClock) -> QueueItemOut:
+    return QueueItemOut(
+        revision_id=revision.id,
+        listing_id=revision.listing_id,
+        supplier_id=revision.supplier_id,
+        title=revision.title,
+        due_at=clock.due_at,
+        claimed_by=revision.claimed_by,
+    )
+
+
+def _decision_out(decision: Any) -> ReviewOut:
+    return ReviewOut(
+        outcome=decision.outcome,
+        ruleset_version=decision.ruleset_version,
+        findings=decision.findings,
+        revision_id=decision.revision_id,
+        decided_at=decision.created_at,
+        decided_by=decision.decided_by,
+        note=decision.note,
+    )
+
+
+class RulesetController(Controller):
+    path = "/api/v1/rulesets"
+    tags = ["rulesets"]
+
+    @get("/", guards=[operators_and_regulators])
+    async def list_rulesets(self, db_session: DbSession) -> list[RulesetOut]:
+        rows = (
+            await db_session.scalars(select(StoredRuleset).order_by(StoredRuleset.created_at))
+        ).all()
+        return [
+            RulesetOut(
+                id=r.id,
+                version=r.version,
+                active=r.active,
+                settings=r.settings,
+                activated_at=r.activated_at,
+            )
+            for r in rows
+        ]
+
+    @post(
+        "/",
+        guards=[requires(OrgKind.OPERATOR)],
+        summary="Store a new ruleset version (not active yet)",
+    )
+    async def create(
+        self, request: Request, data: JSONBody[RulesetIn], db_session: DbSession
+    ) -> RulesetOut:
+        r = await rulesets.create(
+            db_session, current_principal(request), data.version, data.settings
+        )
+        return RulesetOut(
+            id=r.id,
+            version=r.version,
+            active=r.active,
+            settings=r.settings,
+            activated_at=r.activated_at,
+        )
+
+    @post("/{ruleset_id:uuid}/activate", guards=[requires(OrgKind.OPERATOR)], status_code=200)
+    async def activate(
+        self, request: Request, ruleset_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> RulesetOut:
+        r = await rulesets.activate(db_session, current_principal(request), ruleset_id)
+        return RulesetOut(
+            id=r.id,
+            version=r.version,
+            active=r.active,
+            settings=r.settings,
+            activated_at=r.activated_at,
+        )
+
+    @post(
+        "/{ruleset_id:uuid}/dry-run",
+        guards=[requires(OrgKind.OPERATOR, OrgKind.REGULATOR)],
+        status_code=200,
+        summary="How decisions on live listings would change; changes nothing",
+    )
+    async def dry_run(self, ruleset_id: FromPath[uuid.UUID], db_session: DbSession) -> DryRunOut:
+        result = await rulesets.dry_run(db_session, ruleset_id)
+        return DryRunOut(
+            listings=result.listings,
+            changed=result.changed,
+            before=dict(result.before),
+            after=dict(result.after),
+            by_rule=dict(result.by_rule),
+            sample=result.sample,
+        )

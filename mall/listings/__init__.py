@@ -1,0 +1,2 @@
+"""Listings as the mall runs them: the catalogue's operations plus audit,
+notifications, review jobs, the manual queue and rulesets."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from mall.jobs.registry import job
+from mall.listings import service
+from mall.settings import get_settings
+
+
+@job(service.REVIEW_JOB)
+async def review_listing_revision(ctx: dict[str, Any], revision_id: str) -> str | None:
+    async with ctx["session_maker"]() as session, session.begin():
+        return await service.review_revision(session, get_settings(), uuid.UUID(revision_id))
+
+
+@job(service.IMAGE_JOB)
+async def process_listing_image(ctx: dict[str, Any], image_id: str) -> str:
+    async with ctx["session_maker"]() as session, session.begin():
+        return await service.process_image(session, get_settings(), uuid.UUID(image_id))
