@@ -338,9 +338,7 @@ async def test_dark_background_and_reused_image_go_to_a_person(
     copy = (
         await client.post(LISTINGS, json=desktop(brand="惠普", title=""), headers=other_headers)
     ).json()
-    await _with_image(
-        client, other_headers, copy["id"], recompressed(original)
-    )
+    await _with_image(client, other_headers, copy["id"], recompressed(original))
     revision = (await client.post(f"{LISTINGS}{copy['id']}/submit", headers=other_headers)).json()[
         "revision"
     ]["id"]
@@ -485,3 +483,26 @@ async def test_ruleset_activation_and_dry_run(
         headers=operator,
     )
     await client.post(f"/api/v1/rulesets/{default.json()['id']}/activate", headers=operator)
+
+
+async def test_submit_reaches_a_decision_through_the_worker(
+    client, demo_categories, make_account, login, settings, database_url, redis_url
+) -> None:
+    """The real path: commit → outbox → arq → worker job → decision."""
+    from arq.worker import Worker
+
+    from mall.jobs.worker import worker_options
+
+    _, headers = await _supplier(make_account, login)
+    listing = (await client.post(LISTINGS, json=desktop(), headers=headers)).json()
+    await _with_image(client, headers, listing["id"], jpeg())
+    await client.post(f"{LISTINGS}{listing['id']}/submit", headers=headers)
+    options = worker_options(settings, database_url, redis_url, burst=True)
+    options["cron_jobs"] = []
+    worker = Worker(**options)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    shown = (await client.get(f"{LISTINGS}{listing['id']}", headers=headers)).json()
+    assert shown["status"] == "approved" and shown["on_sale"] is True
