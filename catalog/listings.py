@@ -44,7 +44,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _check_content(category_spec: Any, data: dict[str, Any]) -> None:
+def check_content(category_spec: Any, data: dict[str, Any]) -> None:
     errors = []
     price = data.get("price")
     if price is not None:
@@ -93,7 +93,7 @@ async def create(
             title="请选择末级品目",
             errors=[{"field": "category_code", "message": "not a leaf category"}],
         )
-    _check_content(categories.to_spec(category), data)
+    check_content(categories.to_spec(category), data)
     listing = Listing(supplier_id=supplier_id, category_code=category.code, status="draft")
     session.add(listing)
     await session.flush()
@@ -169,7 +169,7 @@ async def edit(
     latest = await current(session, listing)
     category = await categories.get(session, listing.category_code)
     merged = {k: getattr(latest, k) for k in CONTENT_FIELDS} | changes
-    _check_content(
+    check_content(
         categories.to_spec(category), merged | {"attributes": changes.get("attributes", {})}
     )
     if latest.status == "draft":

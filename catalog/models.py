@@ -180,3 +180,32 @@ class ReviewDecision(UUIDv7AuditBase):
     # "system" for the rules engine; the operator's user id for a manual decision.
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ListingImport(UUIDv7AuditBase):
+    """A bulk import of listings from one file; resumable, and the same file twice is one import."""
+
+    __tablename__ = "listing_import"
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "file_sha256", name="uq_listing_import_file"),
+        CheckConstraint(
+            _in("status", ("queued", "running", "done", "failed")), name="status_known"
+        ),
+    )
+
+    supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    category_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    rows_total: Mapped[int | None] = mapped_column(Integer, default=None)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    outcomes: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
+    # [{"row","column","code","message"}]
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )

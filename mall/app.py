@@ -24,6 +24,7 @@ from mall.api.calendar import CalendarController
 from mall.api.catalog import (
     CategoryController,
     ListingController,
+    ListingImportController,
     ReviewQueueController,
     RulesetController,
 )
@@ -120,6 +121,7 @@ def create_app(
             OperatorSupplierController,
             CreditListController,
             CategoryController,
+            ListingImportController,
             ListingController,
             ReviewQueueController,
             RulesetController,

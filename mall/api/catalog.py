@@ -9,19 +9,26 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, patch, post, put
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy import select
 
-from catalog import categories, listings, review
-from catalog.models import Category, Listing, ListingImage, ListingRevision, StoredRuleset
+from catalog import bulk, categories, listings, review
+from catalog.models import (
+    Category,
+    Listing,
+    ListingImage,
+    ListingImport,
+    ListingRevision,
+    StoredRuleset,
+)
 from mall import audit
 from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import OrgKind
-from mall.errors import NotFoundError
-from mall.listings import rulesets
+from mall.errors import InvalidError, NotFoundError
+from mall.listings import imports, rulesets
 from mall.listings import service as flow
 from mall.sla.models import SlaClock
 
@@ -472,6 +479,110 @@ def _image_out(image: ListingImage) -> ImageOut:
         width=image.width,
         height=image.height,
     )
+
+
+@dataclass
+class ImportUpload:
+    file: UploadFile
+    category: str
+
+
+class ImportOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    filename: str
+    category_code: str | None
+    rows_total: int | None
+    rows_done: int
+    accepted: int
+    failed: int
+    outcomes: dict[str, int]
+    errors_sample: list[dict[str, Any]]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def _import_out(job: ListingImport) -> ImportOut:
+    return ImportOut(
+        id=job.id,
+        status=job.status,
+        filename=job.filename,
+        category_code=job.category_code,
+        rows_total=job.rows_total,
+        rows_done=job.rows_done,
+        accepted=job.accepted,
+        failed=job.failed,
+        outcomes=job.outcomes,
+        errors_sample=job.errors[:50],
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ListingImportController(Controller):
+    path = "/api/v1/listings"
+    tags = ["listings"]
+    guards = [requires(OrgKind.SUPPLIER)]
+
+    @get("/import/template", summary="The XLSX template for one category")
+    async def template(
+        self, db_session: DbSession, category: Annotated[str, QueryParameter()]
+    ) -> Response[bytes]:
+        spec = categories.to_spec(await categories.get(db_session, category))
+        return Response(
+            bulk.template(spec),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="listings-{category}.xlsx"'},
+        )
+
+    @post(
+        "/import",
+        status_code=202,
+        request_max_body_size=imports.MAX_FILE_BYTES + 65536,
+        summary="Import listings from CSV or XLSX (a job; the same file twice is one import)",
+    )
+    async def start_import(
+        self, request: Request, data: MultipartBody[ImportUpload], db_session: DbSession
+    ) -> ImportOut:
+        content = await data.file.read(imports.MAX_FILE_BYTES + 1)
+        if len(content) > imports.MAX_FILE_BYTES:
+            raise InvalidError(
+                "The file is too large.",
+                code="catalog.import_too_large",
+                title="文件过大",
+                errors=[{"field": "file", "message": f"at most {imports.MAX_FILE_BYTES} bytes"}],
+            )
+        job, _ = await imports.start(
+            db_session,
+            request.app.state.settings,
+            current_principal(request),
+            filename=data.file.filename or "listings",
+            content=content,
+            category_code=data.category,
+        )
+        return _import_out(job)
+
+    @get("/imports/{import_id:uuid}", summary="An import's progress")
+    async def get_import(
+        self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ImportOut:
+        return _import_out(await imports.get_own(db_session, current_principal(request), import_id))
+
+    @get("/imports/{import_id:uuid}/errors.xlsx", summary="Every rejected cell, as XLSX")
+    async def errors(
+        self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> Response[bytes]:
+        job = await imports.get_own(db_session, current_principal(request), import_id)
+        return Response(
+            imports.error_report(job),
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": f'attachment; filename="import-{import_id}-errors.xlsx"'
+            },
+        )
 
 
 class ReviewQueueController(Controller):

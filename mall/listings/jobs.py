@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from mall.jobs.registry import job
-from mall.listings import service
+from mall.listings import imports, service
 from mall.settings import get_settings
 
 
@@ -18,3 +18,9 @@ async def review_listing_revision(ctx: dict[str, Any], revision_id: str) -> str 
 async def process_listing_image(ctx: dict[str, Any], image_id: str) -> str:
     async with ctx["session_maker"]() as session, session.begin():
         return await service.process_image(session, get_settings(), uuid.UUID(image_id))
+
+
+@job(imports.IMPORT_JOB)
+async def import_listings(ctx: dict[str, Any], import_id: str) -> int:
+    job = await imports.run(ctx["session_maker"], get_settings(), uuid.UUID(import_id))
+    return job.accepted if job else 0

@@ -1,0 +1,386 @@
+"""Bulk listing files: the per-category template, reading CSV and XLSX, and
+turning each row into listing content or per-cell errors."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils import uuid7
+
+from catalog.errors import CatalogInvalid
+from catalog.listings import check_content
+from catalog.models import Listing, ListingRevision, ReviewDecision
+from catalog.review import BASELINE_FRESH_DAYS, facts_digest, findings_json
+from pricing_monitor.models import MarketBaseline
+from review_rules import (
+    CategorySpec,
+    ListingFacts,
+    MarketFacts,
+    Ruleset,
+    SupplierFacts,
+    evaluate,
+    normalise_model,
+)
+from review_rules.text import normalise
+
+FIELDS = (
+    "category_code",
+    "brand",
+    "model",
+    "title",
+    "price",
+    "unit",
+    "stock",
+    "warranty_months",
+    "gtin",
+    "manufacturer",
+    "energy_cert_no",
+    "after_sales",
+)
+REQUIRED = ("brand", "model", "title", "price", "unit")
+FIELD_NAMES_ZH = {
+    "category_code": "品目编码",
+    "brand": "品牌",
+    "model": "型号",
+    "title": "商品标题",
+    "price": "单价（元）",
+    "unit": "计量单位",
+    "stock": "库存",
+    "warranty_months": "质保期（月）",
+    "gtin": "商品条码",
+    "manufacturer": "制造商",
+    "energy_cert_no": "节能产品认证证书编号",
+    "after_sales": "售后服务承诺",
+}
+ATTRIBUTE_PREFIX = "attr:"
+_TRUE = {"true", "1", "是", "有", "yes", "y"}
+_FALSE = {"false", "0", "否", "无", "no", "n"}
+
+
+def template(spec: CategorySpec) -> bytes:
+    """An XLSX with the column keys, a Chinese header line, and a notes sheet."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "listings"
+    columns = list(FIELDS) + [f"{ATTRIBUTE_PREFIX}{a.name}" for a in spec.attributes]
+    sheet.append(columns)
+    notes = workbook.create_sheet("说明")
+    notes.append(["列 column", "说明 meaning", "必填 required"])
+    for name in FIELDS:
+        notes.append([name, FIELD_NAMES_ZH[name], "是" if name in REQUIRED else ""])
+    for a in spec.attributes:
+        meaning = (
+            f"{a.type}"
+            + (f"，单位 {a.unit}" if a.unit else "")
+            + (f"，可选值 {'/'.join(a.allowed_values)}" if a.allowed_values else "")
+        )
+        notes.append([f"{ATTRIBUTE_PREFIX}{a.name}", meaning, "是" if a.required else ""])
+    notes.append([])
+    notes.append(["category_code", f"留空即为 {spec.code}（{spec.name_zh}）", ""])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _decode(content: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise CatalogInvalid(
+        "The CSV file is neither UTF-8 nor GB18030.",
+        code="catalog.import_encoding",
+        title="文件编码无法识别",
+        errors=[{"field": "file", "message": "use UTF-8"}],
+    )
+
+
+def read_rows(content: bytes, file_format: str) -> tuple[list[str], Iterator[list[Any]]]:
+    """(header, rows) of a CSV or XLSX file; malformed files are a 422."""
+    try:
+        if file_format == "csv":
+            reader = csv.reader(io.StringIO(_decode(content)))
+            header = next(reader, [])
+            return [h.strip() for h in header], iter(reader)
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        return header, (list(r) for r in rows)
+    except CatalogInvalid:
+        raise
+    except Exception as exc:
+        raise CatalogInvalid(
+            f"The file cannot be read: {exc}",
+            code="catalog.import_unreadable",
+            title="文件无法读取",
+            errors=[{"field": "file", "message": str(exc)[:200]}],
+        ) from None
+
+
+def check_header(header: list[str]) -> None:
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise CatalogInvalid(
+            "The file lacks required columns.",
+            code="catalog.import_columns",
+            title="文件缺少必需的列",
+            errors=[{"field": "file", "message": f"missing: {', '.join(missing)}"}],
+        )
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _attribute(spec_type: str, raw: str) -> Any:
+    if spec_type == "number":
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            return raw  # the rules' checker names it
+        return int(number) if number == number.to_integral_value() else float(number)
+    if spec_type == "bool":
+        lowered = raw.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else raw
+    return raw
+
+
+def parse_row(  # noqa: PLR0912 - one flat check per column
+    header: list[str], values: list[Any], spec: CategorySpec, row_number: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Listing content from one row, or the row's errors (row, column, code, message)."""
+    cells = {
+        name: _cell(values[i]) if i < len(values) else "" for i, name in enumerate(header) if name
+    }
+    errors: list[dict[str, Any]] = []
+
+    def error(column: str, code: str, message: str) -> None:
+        errors.append({"row": row_number, "column": column, "code": code, "message": message})
+
+    for name in REQUIRED:
+        if not cells.get(name):
+            error(name, "required", f"{FIELD_NAMES_ZH[name]}不能为空 / {name} is required")
+    content: dict[str, Any] = {"category_code": cells.get("category_code") or spec.code}
+    for name in (
+        "brand",
+        "model",
+        "title",
+        "unit",
+        "gtin",
+        "manufacturer",
+        "energy_cert_no",
+        "after_sales",
+    ):
+        if cells.get(name):
+            content[name] = cells[name]
+    limits = {
+        "brand": 100,
+        "model": 100,
+        "title": 200,
+        "unit": 8,
+        "gtin": 14,
+        "manufacturer": 200,
+        "energy_cert_no": 64,
+    }
+    for name, limit in limits.items():
+        if len(content.get(name) or "") > limit:
+            error(
+                name, "too_long", f"{FIELD_NAMES_ZH[name]}超过 {limit} 个字符 / longer than {limit}"
+            )
+    if cells.get("price"):
+        try:
+            content["price"] = Decimal(cells["price"])
+        except InvalidOperation:
+            error("price", "invalid", "单价须为数字 / price must be a number")
+    for name in ("stock", "warranty_months"):
+        if cells.get(name):
+            try:
+                content[name] = int(Decimal(cells[name]))
+            except (InvalidOperation, ValueError):
+                error(name, "invalid", f"{FIELD_NAMES_ZH[name]}须为整数 / must be a whole number")
+    types = {a.name: a.type for a in spec.attributes}
+    attributes = {}
+    for name, raw in cells.items():
+        if name.startswith(ATTRIBUTE_PREFIX) and raw:
+            key = name[len(ATTRIBUTE_PREFIX) :]
+            attributes[key] = _attribute(types.get(key, "text"), raw)
+    content["attributes"] = attributes
+    if content["category_code"] != spec.code:
+        error(
+            "category_code",
+            "category",
+            f"本模板只接受品目 {spec.code} / this file is for category {spec.code}",
+        )
+    if errors:
+        return None, errors
+    try:
+        check_content(spec, content)
+    except CatalogInvalid as exc:
+        for e in exc.errors:
+            column = e["field"].replace("attributes.", ATTRIBUTE_PREFIX)
+            error(column, "invalid", e["message"])
+        return None, errors
+    return content, []
+
+
+async def store_batch(
+    session: AsyncSession,
+    supplier_id: uuid.UUID,
+    spec: CategorySpec,
+    rows: list[dict[str, Any]],
+    supplier: SupplierFacts,
+    ruleset: Ruleset,
+) -> tuple[Counter[str], list[uuid.UUID]]:
+    """Create, submit and review a batch of valid rows in a few set-based statements.
+
+    Market baselines and the supplier's live listings are read once per batch;
+    rows of the batch that repeat an earlier row (same brand, model and key
+    attributes) are duplicates of it. Returns the outcomes and the listing ids.
+    """
+    now = dt.datetime.now(dt.UTC)
+    derived = [
+        {"brand_norm": normalise(r["brand"]).strip(), "model_norm": normalise_model(r["model"])}
+        for r in rows
+    ]
+    keys = {(d["brand_norm"], d["model_norm"]) for d in derived}
+    baselines = {
+        (b.brand_norm, b.model_norm): b
+        for b in (
+            await session.scalars(
+                select(MarketBaseline).where(
+                    tuple_(MarketBaseline.brand_norm, MarketBaseline.model_norm).in_(list(keys))
+                )
+            )
+        ).all()
+    }
+    key_attributes = [a.name for a in spec.attributes if a.required]
+
+    def signature(brand_norm: str, model_norm: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
+        return (brand_norm, model_norm, *(str(attributes.get(k)) for k in key_attributes))
+
+    live: dict[tuple[Any, ...], str] = {}
+    for listing_id, revision in (
+        await session.execute(
+            select(Listing.id, ListingRevision)
+            .join(ListingRevision, ListingRevision.id == Listing.live_revision_id)
+            .where(
+                Listing.supplier_id == supplier_id,
+                Listing.delisted_at.is_(None),
+                tuple_(ListingRevision.brand_norm, ListingRevision.model_norm).in_(list(keys)),
+            )
+        )
+    ).all():
+        live[signature(revision.brand_norm, revision.model_norm, revision.attributes)] = str(
+            listing_id
+        )
+
+    listings_rows, revision_rows, decision_rows = [], [], []
+    outcomes: Counter[str] = Counter()
+    stale_before = now - dt.timedelta(days=BASELINE_FRESH_DAYS)
+    seen: dict[tuple[Any, ...], str] = {}
+    ids = []
+    for content, norms in zip(rows, derived, strict=True):
+        listing_id, revision_id = uuid.UUID(str(uuid7())), uuid.UUID(str(uuid7()))
+        ids.append(listing_id)
+        baseline = baselines.get((norms["brand_norm"], norms["model_norm"]))
+        market = (
+            MarketFacts()
+            if baseline is None
+            else MarketFacts(
+                baseline=baseline.price,
+                observations=baseline.observations,
+                stale=baseline.computed_at < stale_before,
+                source=baseline.source,
+            )
+        )
+        sig = signature(norms["brand_norm"], norms["model_norm"], content["attributes"])
+        duplicates = tuple(d for d in (live.get(sig), seen.get(sig)) if d)
+        seen.setdefault(sig, str(listing_id))
+        facts = ListingFacts(
+            listing_id=str(listing_id),
+            title=content["title"],
+            brand=content["brand"],
+            model=content["model"],
+            category=spec,
+            attributes=content["attributes"],
+            price=content["price"],
+            unit=content["unit"],
+            supplier=supplier,
+            market=market,
+            gtin=content.get("gtin"),
+            energy_cert_no=content.get("energy_cert_no"),
+            duplicates_of=duplicates,
+        )
+        decision = evaluate(facts, ruleset)
+        outcome = decision.outcome.value
+        outcomes[outcome] += 1
+        stamp = {"created_at": now, "updated_at": now}
+        listings_rows.append(
+            {
+                "id": listing_id,
+                "supplier_id": supplier_id,
+                "category_code": spec.code,
+                "status": outcome,
+                "live_revision_id": revision_id if outcome == "approved" else None,
+                "current_revision_id": revision_id,
+                **stamp,
+            }
+        )
+        revision_rows.append(
+            {
+                "id": revision_id,
+                "listing_id": listing_id,
+                "supplier_id": supplier_id,
+                "number": 1,
+                "status": outcome,
+                "category_code": spec.code,
+                "brand": content["brand"],
+                "model": content["model"],
+                "title": content["title"],
+                "attributes": content["attributes"],
+                "price": content["price"],
+                "unit": content["unit"],
+                "stock": content.get("stock", 0),
+                "delivery_regions": [],
+                "warranty_months": content.get("warranty_months", 0),
+                "after_sales": content.get("after_sales", ""),
+                "gtin": content.get("gtin"),
+                "manufacturer": content.get("manufacturer"),
+                "energy_cert_no": content.get("energy_cert_no"),
+                "submitted_at": now,
+                "decided_at": now,
+                **norms,
+                **stamp,
+            }
+        )
+        decision_rows.append(
+            {
+                "id": uuid.UUID(str(uuid7())),
+                "revision_id": revision_id,
+                "listing_id": listing_id,
+                "outcome": outcome,
+                "ruleset_version": decision.ruleset_version,
+                "findings": findings_json(decision),
+                "facts_sha256": facts_digest(facts),
+                "timings_ms": {},
+                **stamp,
+            }
+        )
+    for table, values in (
+        (Listing.__table__, listings_rows),
+        (ListingRevision.__table__, revision_rows),
+        (ReviewDecision.__table__, decision_rows),
+    ):
+        await session.execute(table.insert(), values)
+    return outcomes, ids
