@@ -156,7 +156,7 @@ async def test_xlsx_import_and_duplicates_within_the_file(
     [
         (b"", "empty.csv", "catalog.import_empty"),
         (b"PK\x03\x04 not really a zip", "broken.xlsx", "catalog.import_unreadable"),
-        ("foo,bar\n1,2\n".encode(), "wrong.csv", "catalog.import_columns"),
+        (b"foo,bar\n1,2\n", "wrong.csv", "catalog.import_columns"),
         (b"\x00\x01\x02binary", "x.bin", "catalog.import_format"),
     ],
 )
