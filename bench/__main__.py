@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import audit_append, http_health, review_engine, sla_sweep
+from bench import audit_append, http_health, images, review_engine, sla_sweep
 from bench.common import print_table, scratch_database, write_results
 from mall.logging import configure_logging
 from mall.settings import get_settings
@@ -14,7 +14,7 @@ from mall.settings import get_settings
 def main() -> None:
     os.environ.setdefault("MALL_LOG_LEVEL", "WARNING")
     configure_logging(get_settings().log)
-    results = review_engine.run()
+    results = review_engine.run() + images.run()
     with scratch_database() as (database_url, redis_url):
         results += asyncio.run(audit_append.run(database_url))
         results += asyncio.run(sla_sweep.run(database_url))

@@ -41,7 +41,7 @@ def _refuse(message: str) -> CatalogInvalid:
     )
 
 
-def _open(content: bytes) -> Image.Image:
+def _open(content: bytes, *, verify: bool = True) -> Image.Image:
     """Open and fully decode, refusing bombs, truncated files and other formats."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -53,8 +53,14 @@ def _open(content: bytes) -> Image.Image:
                 raise _refuse(
                     f"{probe.width}x{probe.height} pixels is too many (decompression bomb)"
                 )
-            probe.verify()
-            image = Image.open(io.BytesIO(content))
+            if verify:
+                probe.verify()
+                image = Image.open(io.BytesIO(content))
+                if image.format == "JPEG":
+                    # Reading every byte finds truncation; 1/8 scale makes it cheap.
+                    image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            else:
+                image = probe
             image.load()  # a truncated file fails here
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _refuse("too many pixels (decompression bomb)") from None
@@ -69,8 +75,10 @@ def check(content: bytes) -> tuple[str, int, int]:
     """Validate an upload; (media type, width, height)."""
     if sniff(content) is None:
         raise _refuse("not a JPEG, PNG or WebP file (checked by content)")
+    with Image.open(io.BytesIO(content)) as header:
+        size = header.size
     image = _open(content)
-    return FORMATS[image.format or ""], image.width, image.height
+    return FORMATS[image.format or ""], size[0], size[1]
 
 
 @dataclass(frozen=True)
@@ -85,13 +93,14 @@ class ProcessedImage:
 
 
 def border_whiteness(image: Image.Image, band: float = 0.03) -> float:
-    """The share of near-white pixels in a frame around the image (0..1)."""
-    rgb = image.convert("RGB")
-    small = rgb.copy()
-    small.thumbnail((200, 200))
-    width, height = small.size
+    """The share of near-white pixels in a frame around the image (0..1).
+
+    Meant for a small image (a thumbnail): it reads every border pixel.
+    """
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb.size
     edge = max(1, int(min(width, height) * band))
-    pixels = small.load()
+    pixels = rgb.load()
     total = white = 0
     for y in range(height):
         on_edge_row = y < edge or y >= height - edge
@@ -102,9 +111,15 @@ def border_whiteness(image: Image.Image, band: float = 0.03) -> float:
     return white / total if total else 0.0
 
 
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
 def process(content: bytes) -> ProcessedImage:
-    """Clean and measure an image that passed ``check``."""
-    image = _open(content)
+    """Clean and measure an image that passed ``check`` (at upload)."""
+    image = _open(content, verify=False)
     fmt = image.format or "JPEG"
     image = ImageOps.exif_transpose(image)
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
@@ -112,21 +127,26 @@ def process(content: bytes) -> ProcessedImage:
     out = io.BytesIO()
     # Saving without exif= drops EXIF (and GPS) from the stored file.
     image.save(out, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
-    thumbnails = {}
-    for size in THUMBNAIL_SIZES:
-        thumb = image.convert("RGB")
-        thumb.thumbnail((size, size))
-        buffer = io.BytesIO()
-        thumb.save(buffer, format="JPEG", quality=85)
-        thumbnails[size] = buffer.getvalue()
+    # Each thumbnail from the next larger one: the full image is resampled once.
+    thumbnails: dict[int, Image.Image] = {}
+    source = image
+    for size in sorted(THUMBNAIL_SIZES, reverse=True):
+        source = source.convert("RGB")  # a copy, in RGB: the thumbnail is made in place
+        # Bicubic for the largest; the smaller ones come from it, bilinear is enough.
+        first = size == max(THUMBNAIL_SIZES)
+        source.thumbnail(
+            (size, size), Image.Resampling.BICUBIC if first else Image.Resampling.BILINEAR
+        )
+        thumbnails[size] = source
     return ProcessedImage(
         content=out.getvalue(),
         media_type=FORMATS[fmt],
         width=image.width,
         height=image.height,
-        phash=str(imagehash.phash(image)),
-        border_whiteness=round(border_whiteness(image), 4),
-        thumbnails=thumbnails,
+        # Hash and border from thumbnails: the same for every image, and cheap.
+        phash=str(imagehash.phash(thumbnails[160])),
+        border_whiteness=round(border_whiteness(thumbnails[160]), 4),
+        thumbnails={size: _jpeg(thumb) for size, thumb in thumbnails.items()},
     )
 
 
