@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import audit_append, http_health, images, review_engine, sla_sweep
+from bench import audit_append, bulk_import, http_health, images, review_engine, sla_sweep
 from bench.common import print_table, scratch_database, write_results
 from mall.logging import configure_logging
 from mall.settings import get_settings
@@ -18,6 +18,7 @@ def main() -> None:
     with scratch_database() as (database_url, redis_url):
         results += asyncio.run(audit_append.run(database_url))
         results += asyncio.run(sla_sweep.run(database_url))
+        results += asyncio.run(bulk_import.run(database_url))
         results += http_health.run(database_url, redis_url)
     print_table(results)
     print(f"\nwritten to {write_results(results)}")

@@ -23,7 +23,10 @@ def photos(n: int) -> list[bytes]:
         image = Image.new("RGB", (1200, 1200), "white")
         for _ in range(20):
             x, y = rng.randrange(100, 900), rng.randrange(100, 900)
-            image.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + 200, y + 150))
+            image.paste(
+                (rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+                (x, y, x + 200, y + 150),
+            )
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=90)
         result.append(buffer.getvalue())
@@ -50,4 +53,12 @@ def run() -> list[Result]:
             for content in data:
                 work(content)
             rates.append(len(data) / (time.perf_counter() - started))
-    return [Result.of("images_check_process", median(ours), "img/s", "bare Pillow open+thumbnail+save", median(bare))]
+    return [
+        Result.of(
+            "images_check_process",
+            median(ours),
+            "img/s",
+            "bare Pillow open+thumbnail+save",
+            median(bare),
+        )
+    ]

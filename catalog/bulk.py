@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from uuid_utils import uuid7
 
 from catalog.errors import CatalogInvalid
 from catalog.listings import check_content
-from catalog.models import Listing, ListingRevision, ReviewDecision
+from catalog.models import Listing, ListingRevision
 from catalog.review import BASELINE_FRESH_DAYS, facts_digest, findings_json
 from pricing_monitor.models import MarketBaseline
 from review_rules import (
@@ -377,10 +378,28 @@ async def store_batch(
                 **stamp,
             }
         )
-    for table, values in (
-        (Listing.__table__, listings_rows),
-        (ListingRevision.__table__, revision_rows),
-        (ReviewDecision.__table__, decision_rows),
-    ):
-        await session.execute(table.insert(), values)
+    await _copy(session, "listing", listings_rows)
+    await _copy(session, "listing_revision", revision_rows)
+    await _copy(session, "review_decision", decision_rows)
     return outcomes, ids
+
+
+_JSON_COLUMNS = {"attributes", "findings", "timings_ms"}
+
+
+async def _copy(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:
+    """COPY rows into a table inside the session's transaction (JSON as text)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    records = [
+        tuple(
+            json.dumps(row[c], ensure_ascii=False, default=str) if c in _JSON_COLUMNS else row[c]
+            for c in columns
+        )
+        for row in rows
+    ]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(table, records=records, columns=columns)

@@ -7,7 +7,6 @@ duplicates, reused images) is read here, in a few set-based queries.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -169,12 +168,50 @@ async def reused_images(
 
 
 def facts_digest(facts: ListingFacts) -> str:
-    payload = json.dumps(dataclasses.asdict(facts), sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """SHA-256 of what the rules saw (the category by its code), to tell later
+    whether a decision was made on the same facts."""
+    supplier = facts.supplier
+    payload = {
+        "listing": facts.listing_id,
+        "title": facts.title,
+        "brand": facts.brand,
+        "model": facts.model,
+        "category": facts.category.code,
+        "attributes": facts.attributes,
+        "price": str(facts.price),
+        "unit": facts.unit,
+        "gtin": facts.gtin,
+        "energy_cert_no": facts.energy_cert_no,
+        "supplier": [
+            supplier.supplier_id,
+            supplier.status,
+            supplier.all_categories,
+            sorted(supplier.granted_categories),
+            list(supplier.blocking_documents),
+        ],
+        "images": [[i.width, i.height, i.phash, i.border_whiteness] for i in facts.images],
+        "market": [str(facts.market.baseline), facts.market.observations, facts.market.stale],
+        "duplicates": list(facts.duplicates_of),
+        "reused": [
+            [r.other_supplier_id, r.other_listing_id, r.distance] for r in facts.reused_images
+        ],
+    }
+    text_form = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text_form.encode()).hexdigest()
 
 
 def findings_json(decision: Decision) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(f) | {"severity": f.severity.value} for f in decision.findings]
+    return [
+        {
+            "rule_id": f.rule_id,
+            "severity": f.severity.value,
+            "field": f.field,
+            "evidence": f.evidence,
+            "message_zh": f.message_zh,
+            "message_en": f.message_en,
+        }
+        for f in decision.findings
+    ]
 
 
 async def apply_decision(
