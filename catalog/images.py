@@ -41,8 +41,9 @@ def _refuse(message: str) -> CatalogInvalid:
     )
 
 
-def _open(content: bytes, *, verify: bool = True) -> Image.Image:
-    """Open and fully decode, refusing bombs, truncated files and other formats."""
+def _open(content: bytes, *, verify: bool = True) -> tuple[Image.Image, tuple[int, int]]:
+    """Open and fully decode, refusing bombs, truncated files and other formats;
+    (image, its size as stored)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -53,6 +54,7 @@ def _open(content: bytes, *, verify: bool = True) -> Image.Image:
                 raise _refuse(
                     f"{probe.width}x{probe.height} pixels is too many (decompression bomb)"
                 )
+            size = probe.size
             if verify:
                 probe.verify()
                 image = Image.open(io.BytesIO(content))
@@ -68,17 +70,15 @@ def _open(content: bytes, *, verify: bool = True) -> Image.Image:
             raise _refuse("not an image") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise _refuse(f"damaged or truncated image ({exc})") from None
-    return image
+    return image, size
 
 
 def check(content: bytes) -> tuple[str, int, int]:
     """Validate an upload; (media type, width, height)."""
     if sniff(content) is None:
         raise _refuse("not a JPEG, PNG or WebP file (checked by content)")
-    with Image.open(io.BytesIO(content)) as header:
-        size = header.size
-    image = _open(content)
-    return FORMATS[image.format or ""], size[0], size[1]
+    image, (width, height) = _open(content)
+    return FORMATS[image.format or ""], width, height
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _jpeg(image: Image.Image) -> bytes:
 
 def process(content: bytes) -> ProcessedImage:
     """Clean and measure an image that passed ``check`` (at upload)."""
-    image = _open(content, verify=False)
+    image, _ = _open(content, verify=False)
     fmt = image.format or "JPEG"
     image = ImageOps.exif_transpose(image)
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
