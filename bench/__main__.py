@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import audit_append, bulk_import, http_health, images, review_engine, sla_sweep
+from bench import (
+    audit_append,
+    bulk_import,
+    decision_latency,
+    http_health,
+    images,
+    review_engine,
+    sla_sweep,
+)
 from bench.common import print_table, scratch_database, write_results
 from mall.logging import configure_logging
 from mall.settings import get_settings
@@ -20,6 +28,7 @@ def main() -> None:
         results += asyncio.run(sla_sweep.run(database_url))
         results += asyncio.run(bulk_import.run(database_url))
         results += http_health.run(database_url, redis_url)
+        results += decision_latency.run(database_url, redis_url)
     print_table(results)
     print(f"\nwritten to {write_results(results)}")
 

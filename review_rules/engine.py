@@ -23,7 +23,11 @@ _contexts: dict[str, tuple[Ruleset, Context]] = {}
 def _context(ruleset: Ruleset) -> Context:
     """The prepared context of a ruleset, built once per version."""
     cached = _contexts.get(ruleset.version)
-    if cached is not None and (cached[0] is ruleset or cached[0] == ruleset):
+    if (
+        cached is not None
+        and (cached[0] is ruleset or cached[0] == ruleset)
+        and cached[1].registry_size == len(RULES)  # rules added or removed since (tests)
+    ):
         return cached[1]
     context = Context(ruleset)
     _contexts[ruleset.version] = (ruleset, context)
@@ -44,12 +48,9 @@ def evaluate(facts: ListingFacts, ruleset: Ruleset = DEFAULT_RULESET) -> Decisio
     """Review one listing: every finding, explained, and the outcome."""
     ctx = _context(ruleset)
     findings: list[Finding] = []
-    for rule_id, rule in RULES.items():
-        if not ruleset.runs(rule_id):
-            continue
-        severity = ruleset.severity_of(rule_id, rule.severity)
+    for rule_id, severity, check in ctx.plan:
         try:
-            for hit in rule.check(facts, ctx):
+            for hit in check(facts, ctx):
                 findings.append(
                     Finding(
                         rule_id, severity, hit.field, hit.evidence, hit.message_zh, hit.message_en

@@ -21,11 +21,18 @@ class Hit:
 
 
 class Context:
-    """A ruleset with what it needs prepared once (the term automaton)."""
+    """A ruleset with what it needs prepared once: the term automaton and the
+    enabled rules with their severities."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.absolute_terms = TermMatcher(ruleset.absolute_terms, ruleset.ordinary_words)
+        self.registry_size = len(RULES)
+        self.plan: list[tuple[str, Severity, RuleFunction]] = [
+            (rule_id, ruleset.severity_of(rule_id, rule.severity), rule.check)
+            for rule_id, rule in RULES.items()
+            if ruleset.runs(rule_id)
+        ]
 
 
 RuleFunction = Callable[[ListingFacts, Context], Iterable[Hit]]

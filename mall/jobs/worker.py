@@ -72,6 +72,8 @@ def worker_options(
         "burst": burst,
         "handle_signals": not burst,
         "max_tries": 5,
+        # Idle workers look for new jobs ten times a second: decisions land quickly.
+        "poll_delay": 0.1,
         "job_timeout": 600,
     }
 
