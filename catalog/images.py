@@ -148,8 +148,3 @@ def process(content: bytes) -> ProcessedImage:
         border_whiteness=round(border_whiteness(thumbnails[160]), 4),
         thumbnails={size: _jpeg(thumb) for size, thumb in thumbnails.items()},
     )
-
-
-def hash_distance(a: str, b: str) -> int:
-    """Hamming distance between two perceptual hashes (hex)."""
-    return bin(int(a, 16) ^ int(b, 16)).count("1")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import categories
@@ -270,14 +270,3 @@ async def list_for_supplier(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in rows]
-
-
-async def count_live(session: AsyncSession, supplier_id: uuid.UUID) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Listing)
-            .where(Listing.supplier_id == supplier_id, Listing.status == "approved")
-        )
-        or 0
-    )

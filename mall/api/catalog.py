@@ -459,15 +459,7 @@ class ListingController(Controller):
                 decided_by=None,
                 note=None,
             )
-        return ReviewOut(
-            outcome=decision.outcome,
-            ruleset_version=decision.ruleset_version,
-            findings=decision.findings,
-            revision_id=decision.revision_id,
-            decided_at=decision.created_at,
-            decided_by=decision.decided_by,
-            note=decision.note,
-        )
+        return _decision_out(decision)
 
 
 def _image_out(image: ListingImage) -> ImageOut:
@@ -679,6 +671,16 @@ def _decision_out(decision: Any) -> ReviewOut:
     )
 
 
+def _ruleset_out(stored: StoredRuleset) -> RulesetOut:
+    return RulesetOut(
+        id=stored.id,
+        version=stored.version,
+        active=stored.active,
+        settings=stored.settings,
+        activated_at=stored.activated_at,
+    )
+
+
 class RulesetController(Controller):
     path = "/api/v1/rulesets"
     tags = ["rulesets"]
@@ -688,16 +690,7 @@ class RulesetController(Controller):
         rows = (
             await db_session.scalars(select(StoredRuleset).order_by(StoredRuleset.created_at))
         ).all()
-        return [
-            RulesetOut(
-                id=r.id,
-                version=r.version,
-                active=r.active,
-                settings=r.settings,
-                activated_at=r.activated_at,
-            )
-            for r in rows
-        ]
+        return [_ruleset_out(r) for r in rows]
 
     @post(
         "/",
@@ -710,26 +703,14 @@ class RulesetController(Controller):
         r = await rulesets.create(
             db_session, current_principal(request), data.version, data.settings
         )
-        return RulesetOut(
-            id=r.id,
-            version=r.version,
-            active=r.active,
-            settings=r.settings,
-            activated_at=r.activated_at,
-        )
+        return _ruleset_out(r)
 
     @post("/{ruleset_id:uuid}/activate", guards=[requires(OrgKind.OPERATOR)], status_code=200)
     async def activate(
         self, request: Request, ruleset_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> RulesetOut:
         r = await rulesets.activate(db_session, current_principal(request), ruleset_id)
-        return RulesetOut(
-            id=r.id,
-            version=r.version,
-            active=r.active,
-            settings=r.settings,
-            activated_at=r.activated_at,
-        )
+        return _ruleset_out(r)
 
     @post(
         "/{ruleset_id:uuid}/dry-run",
