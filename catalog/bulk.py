@@ -23,6 +23,7 @@ from catalog.listings import check_content
 from catalog.models import Listing, ListingRevision
 from catalog.review import BASELINE_FRESH_DAYS, facts_digest, findings_json
 from pricing_monitor.models import MarketBaseline
+from pricing_monitor.observations import canonical_brands
 from review_rules import (
     CategorySpec,
     ListingFacts,
@@ -255,12 +256,16 @@ async def store_batch(
         for r in rows
     ]
     keys = {(d["brand_norm"], d["model_norm"]) for d in derived}
+    canonical = await canonical_brands(session, {d["brand_norm"] for d in derived})
+    market_keys = {(canonical[b], m) for b, m in keys}
     baselines = {
         (b.brand_norm, b.model_norm): b
         for b in (
             await session.scalars(
                 select(MarketBaseline).where(
-                    tuple_(MarketBaseline.brand_norm, MarketBaseline.model_norm).in_(list(keys))
+                    tuple_(MarketBaseline.brand_norm, MarketBaseline.model_norm).in_(
+                        list(market_keys)
+                    )
                 )
             )
         ).all()
@@ -294,7 +299,7 @@ async def store_batch(
     for content, norms in zip(rows, derived, strict=True):
         listing_id, revision_id = uuid.UUID(str(uuid7())), uuid.UUID(str(uuid7()))
         ids.append(listing_id)
-        baseline = baselines.get((norms["brand_norm"], norms["model_norm"]))
+        baseline = baselines.get((canonical[norms["brand_norm"]], norms["model_norm"]))
         market = (
             MarketFacts()
             if baseline is None

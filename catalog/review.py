@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog import categories
 from catalog.models import Listing, ListingImage, ListingRevision, ReviewDecision, StoredRuleset
 from pricing_monitor.models import MarketBaseline
+from pricing_monitor.observations import canonical_brands
 from review_rules import (
     DEFAULT_RULESET,
     Decision,
@@ -86,9 +87,11 @@ async def build_facts(
 
 
 async def market_facts(session: AsyncSession, revision: ListingRevision) -> MarketFacts:
+    """The stored baseline of the listing's product: by GTIN, or by canonical brand and model."""
+    brand = (await canonical_brands(session, [revision.brand_norm]))[revision.brand_norm]
     conditions = [
         and_(
-            MarketBaseline.brand_norm == revision.brand_norm,
+            MarketBaseline.brand_norm == brand,
             MarketBaseline.model_norm == revision.model_norm,
         )
     ]

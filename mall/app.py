@@ -30,6 +30,7 @@ from mall.api.catalog import (
 )
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.pricing import PricingController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.auth.middleware import BearerAuthMiddleware
@@ -125,6 +126,7 @@ def create_app(
             ListingController,
             ReviewQueueController,
             RulesetController,
+            PricingController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

@@ -23,13 +23,14 @@ from mall.suppliers.models import (
     SupplierApplication,
     SupplierDocument,
 )
-from pricing_monitor.models import MarketBaseline
+from pricing_monitor.models import BrandAlias, MarketBaseline, PriceObservation
 
 metadata = orm_registry.metadata
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "BrandAlias",
     "CalendarYear",
     "Category",
     "CommitmentAcceptance",
@@ -42,6 +43,7 @@ __all__ = [
     "OperatorCase",
     "Organisation",
     "OutboxJob",
+    "PriceObservation",
     "ReviewDecision",
     "SlaClock",
     "SlaClockPause",

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -27,3 +27,40 @@ class MarketBaseline(UUIDv7AuditBase):
     observations: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str] = mapped_column(String(100))
     computed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class PriceObservation(UUIDv7AuditBase):
+    """One market price seen somewhere, kept for ever (history, never overwritten)."""
+
+    __tablename__ = "price_observation"
+    __table_args__ = (
+        Index("uq_price_observation_dedupe", "dedupe_key", unique=True),
+        Index("ix_price_observation_identity", "brand_norm", "model_norm", "observed_at"),
+        Index("ix_price_observation_gtin", "gtin", "observed_at"),
+    )
+
+    source: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[str] = mapped_column(String(50))
+    self_operated: Mapped[bool] = mapped_column(Boolean)
+    brand: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(100))
+    brand_norm: Mapped[str] = mapped_column(String(100))
+    model_norm: Mapped[str] = mapped_column(String(100))
+    gtin: Mapped[str | None] = mapped_column(String(14), default=None)
+    platform_sku: Mapped[str | None] = mapped_column(String(64), default=None)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    observed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of source, platform, identity, price and time: a repeated import adds nothing.
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+
+
+class BrandAlias(UUIDv7AuditBase):
+    """Another name of a brand (deli → 得力); shared by matching and search."""
+
+    __tablename__ = "brand_alias"
+    __table_args__ = (Index("uq_brand_alias_alias", "alias", unique=True),)
+
+    alias: Mapped[str] = mapped_column(String(100))  # folded (NFKC, lower case)
+    canonical: Mapped[str] = mapped_column(String(100))

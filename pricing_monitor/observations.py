@@ -1,0 +1,242 @@
+"""Importing market observations and recomputing baselines (database side)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils import uuid7
+
+from pricing_monitor.identity import BrandAliases, normalise_model
+from pricing_monitor.models import BrandAlias, MarketBaseline, PriceObservation
+from pricing_monitor.policy import (
+    DEFAULT_POLICY,
+    SOURCES,
+    BaselinePolicy,
+    Observation,
+    compute_baseline,
+)
+
+COLUMNS = (
+    "source",
+    "platform",
+    "self_operated",
+    "brand",
+    "model",
+    "gtin",
+    "platform_sku",
+    "price",
+    "observed_at",
+    "url",
+    "evidence_sha256",
+)
+_TRUE = {"true", "1", "yes", "y", "是"}
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+async def canonical_brands(session: AsyncSession, brands: Iterable[str]) -> dict[str, str]:
+    """Folded brand → canonical brand, for the given folded brands (identity when no alias)."""
+    wanted = set(brands)
+    if not wanted:
+        return {}
+    rows = (
+        await session.execute(
+            select(BrandAlias.alias, BrandAlias.canonical).where(BrandAlias.alias.in_(wanted))
+        )
+    ).all()
+    found = dict(rows)
+    return {b: found.get(b, b) for b in wanted}
+
+
+async def load_aliases(session: AsyncSession) -> BrandAliases:
+    rows = (await session.execute(select(BrandAlias.alias, BrandAlias.canonical))).all()
+    return BrandAliases({alias: canonical for alias, canonical in rows})
+
+
+def rows_from_csv(text: str) -> list[dict[str, Any]]:
+    return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+
+
+def _error(row: int, field: str, code: str, message: str) -> dict[str, Any]:
+    return {"row": row, "field": field, "code": code, "message": message}
+
+
+def validate(
+    rows: Iterable[dict[str, Any]], aliases: BrandAliases, now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows ready to insert, and per-row errors (row numbers start at 1)."""
+    valid, errors = [], []
+    for number, row in enumerate(rows, start=1):
+        problems = []
+        source = str(row.get("source") or "").strip()
+        if source not in SOURCES:
+            problems.append(
+                _error(number, "source", "unknown_source", f"one of {', '.join(SOURCES)}")
+            )
+        brand, model = str(row.get("brand") or "").strip(), str(row.get("model") or "").strip()
+        gtin = str(row.get("gtin") or "").strip() or None
+        if not gtin and not (brand and model):
+            problems.append(
+                _error(
+                    number, "model", "missing_identity", "brand and model, or a GTIN, are required"
+                )
+            )
+        if gtin and not (gtin.isdigit() and len(gtin) in (8, 12, 13, 14)):
+            problems.append(_error(number, "gtin", "invalid", "8, 12, 13 or 14 digits"))
+        try:
+            price = Decimal(str(row.get("price")))
+            if (
+                not price.is_finite()
+                or price <= 0
+                or price >= Decimal("1e10")
+                or price != price.quantize(Decimal("0.01"))
+            ):
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            problems.append(
+                _error(
+                    number,
+                    "price",
+                    "invalid_price",
+                    "a positive amount in yuan with at most 2 decimals",
+                )
+            )
+            price = Decimal(0)
+        observed_at = row.get("observed_at")
+        try:
+            moment = (
+                observed_at
+                if isinstance(observed_at, dt.datetime)
+                else dt.datetime.fromisoformat(str(observed_at))
+            )
+            if moment.tzinfo is None:
+                raise ValueError
+            if moment > now + CLOCK_SKEW:
+                problems.append(
+                    _error(number, "observed_at", "in_future", "observed_at is in the future")
+                )
+        except (TypeError, ValueError):
+            problems.append(
+                _error(number, "observed_at", "invalid_time", "ISO 8601 with UTC offset")
+            )
+            moment = now
+        if problems:
+            errors.extend(problems)
+            continue
+        platform = str(row.get("platform") or "").strip() or source
+        self_operated = row.get("self_operated")
+        self_operated = (
+            self_operated
+            if isinstance(self_operated, bool)
+            else str(self_operated or "").strip().lower() in _TRUE
+        )
+        url = str(row.get("url") or "").strip()[:1000]
+        brand_norm, model_norm = aliases.normalise(brand), normalise_model(model)
+        identity = "|".join(
+            [source, platform, brand_norm, model_norm, gtin or "", str(price), moment.isoformat()]
+        )
+        valid.append(
+            {
+                "source": source,
+                "platform": platform[:50],
+                "self_operated": self_operated,
+                "brand": brand[:100],
+                "model": model[:100],
+                "brand_norm": brand_norm[:100],
+                "model_norm": model_norm[:100],
+                "gtin": gtin,
+                "platform_sku": (str(row.get("platform_sku") or "").strip() or None),
+                "price": price,
+                "observed_at": moment,
+                "url": url,
+                "evidence_sha256": str(row.get("evidence_sha256") or "")
+                or hashlib.sha256(f"{url}|{identity}".encode()).hexdigest(),
+                "dedupe_key": hashlib.sha256(identity.encode()).hexdigest(),
+            }
+        )
+    return valid, errors
+
+
+async def store(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert new observations; ones seen before are skipped. Returns how many were new."""
+    if not rows:
+        return 0
+    stmt = (
+        insert(PriceObservation).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.execute(stmt.returning(PriceObservation.id))
+    return len(result.scalars().all())
+
+
+async def recompute_baselines(
+    session: AsyncSession,
+    identities: set[tuple[str, str]],
+    now: dt.datetime,
+    policy: BaselinePolicy = DEFAULT_POLICY,
+) -> int:
+    """Recompute the stored baseline of each (brand, model) identity; returns how many changed."""
+    if not identities:
+        return 0
+    rows = (
+        await session.scalars(
+            select(PriceObservation).where(
+                or_(
+                    *(
+                        and_(PriceObservation.brand_norm == b, PriceObservation.model_norm == m)
+                        for b, m in identities
+                    )
+                )
+            )
+        )
+    ).all()
+    by_identity: dict[tuple[str, str], list[PriceObservation]] = {}
+    for row in rows:
+        by_identity.setdefault((row.brand_norm, row.model_norm), []).append(row)
+    changed = 0
+    for (brand, model), found in by_identity.items():
+        baseline = compute_baseline(
+            [
+                Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
+                for o in found
+            ],
+            policy,
+            now,
+        )
+        if baseline.price is None:
+            continue
+        gtin = next((o.gtin for o in found if o.gtin), None)
+        stmt = insert(MarketBaseline).values(
+            id=uuid.UUID(str(uuid7())),
+            brand_norm=brand,
+            model_norm=model,
+            gtin=gtin,
+            price=baseline.price,
+            observations=len(baseline.used),
+            source=",".join(sorted({f"{o.platform}" for o in baseline.used}))[:100],
+            computed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["brand_norm", "model_norm"],
+            set_={
+                "price": stmt.excluded.price,
+                "observations": stmt.excluded.observations,
+                "source": stmt.excluded.source,
+                "computed_at": stmt.excluded.computed_at,
+                "gtin": stmt.excluded.gtin,
+                "updated_at": now,
+            },
+        )
+        await session.execute(stmt)
+        changed += 1
+    return changed
