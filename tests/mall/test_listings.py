@@ -28,17 +28,18 @@ async def demo_categories(session_maker) -> None:
 
 
 def jpeg(size=(1000, 1000), background="white", seed: int | None = None) -> bytes:
-    """A product photo of its own: random blocks on a plain background, so
-    that no two tests' images look alike unless they mean to."""
+    """A product photo of its own: an 8x8 grid of random colours in the middle
+    of a plain background, so that no two tests' images look alike (their
+    perceptual hashes are far apart) unless they mean to."""
     rng = random.Random(seed if seed is not None else uuid.uuid4().int)
     image = Image.new("RGB", size, background)
     w, h = size
-    for _ in range(12):
-        x, y = rng.randrange(w // 8, 5 * w // 8), rng.randrange(h // 8, 5 * h // 8)
-        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-        image.paste(
-            colour, (x, y, x + rng.randrange(w // 10, w // 3), y + rng.randrange(h // 10, h // 3))
-        )
+    cell_w, cell_h = (3 * w // 5) // 8, (3 * h // 5) // 8
+    for row in range(8):
+        for col in range(8):
+            x, y = w // 5 + col * cell_w, h // 5 + row * cell_h
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            image.paste(colour, (x, y, x + cell_w, y + cell_h))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
