@@ -98,7 +98,7 @@ def listings(n: int) -> list[ListingFacts]:
                 unit="台",
                 supplier=supplier,
                 images=(ImageFacts(1000, 1000, None, 0.97),),
-                market=MarketFacts(baseline=Decimal("4500"), observations=3),
+                market=MarketFacts(band="ok", baseline=Decimal("4500"), observations=3),
                 energy_cert_no="CQC2023",
             )
         )

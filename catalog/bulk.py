@@ -21,13 +21,12 @@ from uuid_utils import uuid7
 from catalog.errors import CatalogInvalid
 from catalog.listings import check_content
 from catalog.models import Listing, ListingRevision
-from catalog.review import BASELINE_FRESH_DAYS, facts_digest, findings_json
+from catalog.review import facts_digest, findings_json, market_assessment
 from pricing_monitor.models import MarketBaseline
 from pricing_monitor.observations import canonical_brands
 from review_rules import (
     CategorySpec,
     ListingFacts,
-    MarketFacts,
     Ruleset,
     SupplierFacts,
     evaluate,
@@ -293,22 +292,17 @@ async def store_batch(
 
     listings_rows, revision_rows, decision_rows = [], [], []
     outcomes: Counter[str] = Counter()
-    stale_before = now - dt.timedelta(days=BASELINE_FRESH_DAYS)
     seen: dict[tuple[Any, ...], str] = {}
     ids = []
     for content, norms in zip(rows, derived, strict=True):
         listing_id, revision_id = uuid.UUID(str(uuid7())), uuid.UUID(str(uuid7()))
         ids.append(listing_id)
-        baseline = baselines.get((canonical[norms["brand_norm"]], norms["model_norm"]))
-        market = (
-            MarketFacts()
-            if baseline is None
-            else MarketFacts(
-                baseline=baseline.price,
-                observations=baseline.observations,
-                stale=baseline.computed_at < stale_before,
-                source=baseline.source,
-            )
+        market = market_assessment(
+            baselines.get((canonical[norms["brand_norm"]], norms["model_norm"])),
+            content["price"],
+            spec.price_tolerance_pct,
+            ruleset.abnormally_low_pct,
+            now,
         )
         sig = signature(norms["brand_norm"], norms["model_norm"], content["attributes"])
         duplicates = tuple(d for d in (live.get(sig), seen.get(sig)) if d)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import categories
 from catalog.models import Listing, ListingImage, ListingRevision, ReviewDecision, StoredRuleset
+from pricing_monitor import Baseline, BaselinePolicy, assess
 from pricing_monitor.models import MarketBaseline
 from pricing_monitor.observations import canonical_brands
 from review_rules import (
@@ -51,8 +53,13 @@ def _key_attributes(revision: ListingRevision, required: Sequence[str]) -> dict[
 
 
 async def build_facts(
-    session: AsyncSession, revision: ListingRevision, supplier: SupplierFacts
+    session: AsyncSession,
+    revision: ListingRevision,
+    supplier: SupplierFacts,
+    low_pct: Decimal = Decimal("30"),
 ) -> ListingFacts:
+    """A snapshot of everything the rules look at; ``low_pct`` is the ruleset's
+    threshold for an abnormally low price."""
     category = await categories.get(session, revision.category_code)
     spec = categories.to_spec(category)
     images = (
@@ -76,7 +83,13 @@ async def build_facts(
         unit=revision.unit,
         supplier=supplier,
         images=image_facts,
-        market=await market_facts(session, revision),
+        market=market_assessment(
+            await stored_baseline(session, revision),
+            revision.price,
+            spec.price_tolerance_pct,
+            low_pct,
+            dt.datetime.now(dt.UTC),
+        ),
         gtin=revision.gtin,
         energy_cert_no=revision.energy_cert_no,
         duplicates_of=await duplicates(
@@ -86,18 +99,42 @@ async def build_facts(
     )
 
 
-async def market_facts(session: AsyncSession, revision: ListingRevision) -> MarketFacts:
+def market_assessment(
+    stored: MarketBaseline | None,
+    price: Decimal,
+    tolerance_pct: Decimal,
+    low_pct: Decimal,
+    now: dt.datetime,
+) -> MarketFacts:
+    """The price monitor's assessment of a price against a stored baseline, as review facts."""
+    if stored is None:
+        baseline = Baseline(None, "none")
+    elif stored.computed_at < now - dt.timedelta(days=BASELINE_FRESH_DAYS):
+        baseline = Baseline(None, "stale")
+    else:
+        baseline = Baseline(stored.price, "ok")
+    result = assess(price, baseline, BaselinePolicy(tolerance_pct=tolerance_pct), low_pct)
+    return MarketFacts(
+        band=result.band,
+        baseline=stored.price if stored else None,
+        deviation_pct=result.deviation_pct,
+        tolerance_pct=tolerance_pct,
+        observations=stored.observations if stored else 0,
+        source=stored.source if stored else None,
+    )
+
+
+async def stored_baseline(
+    session: AsyncSession, revision: ListingRevision
+) -> MarketBaseline | None:
     """The stored baseline of the listing's product: by GTIN, or by canonical brand and model."""
     brand = (await canonical_brands(session, [revision.brand_norm]))[revision.brand_norm]
     conditions = [
-        and_(
-            MarketBaseline.brand_norm == brand,
-            MarketBaseline.model_norm == revision.model_norm,
-        )
+        and_(MarketBaseline.brand_norm == brand, MarketBaseline.model_norm == revision.model_norm)
     ]
     if revision.gtin:
         conditions.append(MarketBaseline.gtin == revision.gtin)
-    baseline = (
+    return (
         await session.scalars(
             select(MarketBaseline)
             .where(or_(*conditions))
@@ -105,15 +142,6 @@ async def market_facts(session: AsyncSession, revision: ListingRevision) -> Mark
             .limit(1)
         )
     ).one_or_none()
-    if baseline is None:
-        return MarketFacts()
-    stale = baseline.computed_at < dt.datetime.now(dt.UTC) - dt.timedelta(days=BASELINE_FRESH_DAYS)
-    return MarketFacts(
-        baseline=baseline.price,
-        observations=baseline.observations,
-        stale=stale,
-        source=baseline.source,
-    )
 
 
 async def duplicates(
@@ -193,7 +221,12 @@ def facts_digest(facts: ListingFacts) -> str:
             list(supplier.blocking_documents),
         ],
         "images": [[i.width, i.height, i.phash, i.border_whiteness] for i in facts.images],
-        "market": [str(facts.market.baseline), facts.market.observations, facts.market.stale],
+        "market": [
+            facts.market.band,
+            str(facts.market.baseline),
+            str(facts.market.deviation_pct),
+            facts.market.observations,
+        ],
         "duplicates": list(facts.duplicates_of),
         "reused": [
             [r.other_supplier_id, r.other_listing_id, r.distance] for r in facts.reused_images

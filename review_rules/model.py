@@ -94,9 +94,13 @@ class ImageReuse:
 
 @dataclass(frozen=True, slots=True)
 class MarketFacts:
+    """The price monitor's assessment of the listing's price (``pricing_monitor.assess``)."""
+
+    band: str = "no_baseline"  # ok | above_market | abnormally_low | no_baseline | stale_baseline
     baseline: Decimal | None = None
+    deviation_pct: Decimal | None = None
+    tolerance_pct: Decimal = Decimal("0")
     observations: int = 0
-    stale: bool = False
     source: str | None = None
 
 

@@ -273,53 +273,46 @@ def duplicate(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
 
 
 # ---------------------------------------------------------------- price
-
-
-def _pct(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01'))}"
+# The price monitor assesses the price (pricing_monitor.assess); these rules
+# turn its band into findings, so review and monitoring judge alike.
 
 
 @rule("PRICE.ABOVE_MARKET", Severity.BLOCK)
 def above_market(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
     """The price may not exceed the market baseline plus the category's tolerance."""
-    baseline = facts.market.baseline
-    if baseline is None or facts.market.stale or baseline <= 0:
-        return
-    ceiling = baseline * (1 + facts.category.price_tolerance_pct / 100)
-    if facts.price > ceiling:
-        deviation = (facts.price - baseline) / baseline * 100
+    m = facts.market
+    if m.band == "above_market":
         yield Hit(
             "price",
-            f"price={facts.price} baseline={baseline} deviation={_pct(deviation)}%",
-            f"价格 {facts.price} 元高于市场基准价 {baseline} 元（高出 {_pct(deviation)}%）",
-            f"The price {facts.price} is {_pct(deviation)}% above the market baseline {baseline}.",
+            f"price={facts.price} baseline={m.baseline} deviation={m.deviation_pct}%"
+            f" tolerance={m.tolerance_pct}%",
+            f"价格 {facts.price} 元高于市场基准价 {m.baseline} 元（高出 {m.deviation_pct}%）",
+            f"The price {facts.price} is {m.deviation_pct}% above the baseline {m.baseline}.",
         )
 
 
 @rule("PRICE.ABNORMALLY_LOW", Severity.REVIEW)
 def abnormally_low(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
     """A price far below the market needs a person's look (bait or error)."""
-    baseline = facts.market.baseline
-    if baseline is None or facts.market.stale or baseline <= 0:
-        return
-    floor = baseline * (1 - ctx.ruleset.abnormally_low_pct / 100)
-    if facts.price < floor:
-        deviation = (baseline - facts.price) / baseline * 100
+    m = facts.market
+    if m.band == "abnormally_low":
         yield Hit(
             "price",
-            f"price={facts.price} baseline={baseline} deviation=-{_pct(deviation)}%",
-            f"价格 {facts.price} 元低于市场基准价 {baseline} 元 {_pct(deviation)}%，需人工核实",
-            f"The price {facts.price} is {_pct(deviation)}% below the market baseline {baseline}.",
+            f"price={facts.price} baseline={m.baseline} deviation={m.deviation_pct}%",
+            f"价格 {facts.price} 元低于基准价 {m.baseline} 元（{m.deviation_pct}%），需人工核实",
+            f"The price {facts.price} is {m.deviation_pct}% off the market baseline {m.baseline}.",
         )
 
 
 @rule("PRICE.NO_BASELINE", Severity.INFO)
 def no_baseline(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
     """No fresh market price to compare with."""
-    if facts.market.baseline is None or facts.market.stale:
-        why = "stale" if facts.market.baseline is not None else "none"
+    if facts.market.band in ("no_baseline", "stale_baseline"):
         yield Hit(
-            "price", why, "暂无有效的市场基准价", "No current market baseline for this product."
+            "price",
+            facts.market.band,
+            "暂无有效的市场基准价",
+            "No current market baseline for this product.",
         )
 
 

@@ -130,7 +130,9 @@ async def dry_run(
     for listing, revision in rows:
         if listing.supplier_id not in suppliers:
             suppliers[listing.supplier_id] = await supplier_facts(session, listing.supplier_id)
-        facts = await review.build_facts(session, revision, suppliers[listing.supplier_id])
+        facts = await review.build_facts(
+            session, revision, suppliers[listing.supplier_id], candidate.abnormally_low_pct
+        )
         now, then = evaluate(facts, current), evaluate(facts, candidate)
         result.listings += 1
         result.before[now.outcome.value] += 1

@@ -253,11 +253,14 @@ async def review_revision(
         )
     ).all():
         await process_image(session, settings, image.id)  # the image job may not have run yet
+    ruleset = await review.active_ruleset(session)
     facts = await review.build_facts(
-        session, revision, await supplier_facts(session, revision.supplier_id)
+        session,
+        revision,
+        await supplier_facts(session, revision.supplier_id),
+        ruleset.abnormally_low_pct,
     )
     gathered = time.perf_counter()
-    ruleset = await review.active_ruleset(session)
     decision = evaluate(facts, ruleset)
     decided = time.perf_counter()
     stored = await review.apply_decision(

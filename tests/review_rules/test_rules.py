@@ -64,9 +64,14 @@ GOOD = ListingFacts(
     unit="台",
     supplier=SupplierFacts("S1", "active", granted_categories=frozenset({"A0201"})),
     images=(ImageFacts(1000, 1000, "ffd8000000000000", 0.98),),
-    market=MarketFacts(baseline=Decimal("4500.00"), observations=3),
+    market=MarketFacts(
+        band="ok", baseline=Decimal("4500.00"), deviation_pct=Decimal("2.20"), observations=3
+    ),
     energy_cert_no="CQC20231234567",
 )
+
+
+ABOVE = MarketFacts("above_market", Decimal("4500.00"), Decimal("6.67"), Decimal("5"), 3)
 
 
 def change(**fields: object) -> ListingFacts:
@@ -148,12 +153,16 @@ CASES = [
         "near copy",
     ),
     ("LISTING.DUPLICATE", {"duplicates_of": ("L0",)}, "重复铺货"),
-    ("PRICE.ABOVE_MARKET", {"price": Decimal("4800.00")}, "6.67% above with 5% tolerance"),
-    ("PRICE.ABNORMALLY_LOW", {"price": Decimal("2999.00")}, "33% below"),
+    ("PRICE.ABOVE_MARKET", {"market": ABOVE}, "6.67% above with 5% tolerance"),
+    (
+        "PRICE.ABNORMALLY_LOW",
+        {"market": MarketFacts("abnormally_low", Decimal("4500"), Decimal("-33.36"))},
+        "33% below",
+    ),
     ("PRICE.NO_BASELINE", {"market": MarketFacts()}, "no baseline"),
     (
         "PRICE.NO_BASELINE",
-        {"market": MarketFacts(Decimal("4500"), 3, stale=True)},
+        {"market": MarketFacts("stale_baseline", Decimal("4500"))},
         "stale baseline",
     ),
     ("POLICY.ENERGY_CERT_MISSING", {"energy_cert_no": None}, "certificate missing"),
@@ -205,8 +214,13 @@ def test_brand_alias_and_model_spelling() -> None:
     )
 
 
-def test_price_within_tolerance_passes() -> None:
-    assert "PRICE.ABOVE_MARKET" not in rule_ids(change(price=Decimal("4725.00")))  # exactly +5%
+def test_price_rules_follow_the_price_monitors_band() -> None:
+    # The thresholds are the price monitor's (tests/pricing_monitor); the rules read its band.
+    assert not {"PRICE.ABOVE_MARKET", "PRICE.ABNORMALLY_LOW", "PRICE.NO_BASELINE"} & rule_ids(GOOD)
+    [finding] = [
+        f for f in evaluate(change(market=ABOVE)).findings if f.rule_id == "PRICE.ABOVE_MARKET"
+    ]
+    assert "baseline=4500.00" in finding.evidence and "6.67%" in finding.message_en
 
 
 def test_granted_parent_category_covers_children() -> None:
@@ -224,7 +238,7 @@ def test_own_images_are_not_reuse() -> None:
 
 
 def test_ruleset_disables_and_reweights() -> None:
-    facts = change(unit="包", price=Decimal("4800.00"))
+    facts = change(unit="包", market=ABOVE)
     assert evaluate(facts).outcome is Outcome.REJECTED
     relaxed = Ruleset.from_dict(
         {
@@ -295,11 +309,14 @@ facts_strategy = st.builds(
     ).map(tuple),
     market=st.builds(
         MarketFacts,
+        band=st.sampled_from(
+            ["ok", "above_market", "abnormally_low", "no_baseline", "stale_baseline"]
+        ),
         baseline=st.one_of(
             st.none(), st.decimals(min_value=Decimal("0"), max_value=Decimal("100000"), places=2)
         ),
+        deviation_pct=st.one_of(st.none(), st.decimals(min_value=-100, max_value=1000, places=2)),
         observations=st.integers(0, 5),
-        stale=st.booleans(),
     ),
     energy_cert_no=st.one_of(st.none(), st.text(max_size=12)),
 )
