@@ -23,7 +23,13 @@ from mall.suppliers.models import (
     SupplierApplication,
     SupplierDocument,
 )
-from pricing_monitor.models import BrandAlias, MarketBaseline, PriceObservation
+from pricing_monitor.models import (
+    BrandAlias,
+    MarketBaseline,
+    PriceObservation,
+    PriceScan,
+    PriceViolation,
+)
 
 metadata = orm_registry.metadata
 
@@ -44,6 +50,8 @@ __all__ = [
     "Organisation",
     "OutboxJob",
     "PriceObservation",
+    "PriceScan",
+    "PriceViolation",
     "ReviewDecision",
     "SlaClock",
     "SlaClockPause",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -64,3 +65,50 @@ class BrandAlias(UUIDv7AuditBase):
 
     alias: Mapped[str] = mapped_column(String(100))  # folded (NFKC, lower case)
     canonical: Mapped[str] = mapped_column(String(100))
+
+
+class PriceViolation(UUIDv7AuditBase):
+    """A live listing priced above its market baseline plus tolerance, followed to a fix."""
+
+    __tablename__ = "price_violation"
+    __table_args__ = (
+        Index(
+            "uq_price_violation_open",
+            "listing_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_price_violation_supplier_status", "supplier_id", "status"),
+    )
+
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"))
+    supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
+    revision_id: Mapped[uuid.UUID] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    listing_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    baseline_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    deviation_pct: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    tolerance_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    baseline_source: Mapped[str] = mapped_column(String(100), default="")
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )
+    resolution: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class PriceScan(UUIDv7AuditBase):
+    """One pass of the price monitor over every live listing."""
+
+    __tablename__ = "price_scan"
+
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | import | cron
+    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | running | done
+    scanned: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    violations_opened: Mapped[int] = mapped_column(Integer, default=0)
+    violations_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
 
 from mall import audit
 from mall.api.deps import DbSession
-from mall.auth.guards import current_principal, requires
+from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
+from mall.pricing import service as monitor
 from pricing_monitor import observations
+from pricing_monitor.models import PriceScan
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -24,6 +29,45 @@ class ImportOut(msgspec.Struct):
     rejected: int
     errors: list[dict[str, Any]]
     baselines_updated: int
+
+
+class ScanOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    trigger: str
+    scanned: int
+    matched: int
+    violations_opened: int
+    violations_resolved: int
+    duration_ms: float | None
+
+
+class ViolationOut(msgspec.Struct):
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    supplier_id: uuid.UUID
+    status: str
+    listing_price: Decimal
+    baseline_price: Decimal
+    deviation_pct: Decimal
+    tolerance_pct: Decimal
+    opened_at: dt.datetime
+    due_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    resolution: str | None
+
+
+def _scan_out(r: PriceScan) -> ScanOut:
+    return ScanOut(
+        id=r.id,
+        status=r.status,
+        trigger=r.trigger,
+        scanned=r.scanned,
+        matched=r.matched,
+        violations_opened=r.violations_opened,
+        violations_resolved=r.violations_resolved,
+        duration_ms=r.duration_ms,
+    )
 
 
 class PricingController(Controller):
@@ -80,6 +124,10 @@ class PricingController(Controller):
                 "baselines_updated": updated,
             },
         )
+        if valid:
+            await monitor.request_scan(
+                db_session, "import", audit.Actor.of(current_principal(request))
+            )
         return ImportOut(
             accepted=len(valid),
             new=new,
@@ -87,3 +135,50 @@ class PricingController(Controller):
             errors=errors,
             baselines_updated=updated,
         )
+
+    @post(
+        "/scans",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=202,
+        summary="Scan every live listing (a job)",
+    )
+    async def request_scan(self, request: Request, db_session: DbSession) -> ScanOut:
+        return _scan_out(
+            await monitor.request_scan(
+                db_session, "manual", audit.Actor.of(current_principal(request))
+            )
+        )
+
+    @get("/scans/{scan_id:uuid}", guards=[operators_and_regulators])
+    async def get_scan(self, scan_id: FromPath[uuid.UUID], db_session: DbSession) -> ScanOut:
+        return _scan_out(await monitor.get_scan(db_session, scan_id))
+
+    @get(
+        "/violations",
+        guards=[requires(OrgKind.OPERATOR, OrgKind.REGULATOR, OrgKind.SUPPLIER)],
+        summary="Price violations (suppliers: their own)",
+    )
+    async def list_violations(
+        self,
+        request: Request,
+        db_session: DbSession,
+        status: FromQuery[Literal["open", "resolved"] | None] = None,
+    ) -> list[ViolationOut]:
+        rows = await monitor.violations(db_session, current_principal(request), status)
+        return [
+            ViolationOut(
+                id=v.id,
+                listing_id=v.listing_id,
+                supplier_id=v.supplier_id,
+                status=v.status,
+                listing_price=v.listing_price,
+                baseline_price=v.baseline_price,
+                deviation_pct=v.deviation_pct,
+                tolerance_pct=v.tolerance_pct,
+                opened_at=v.opened_at,
+                due_at=due,
+                resolved_at=v.resolved_at,
+                resolution=v.resolution,
+            )
+            for v, due in rows
+        ]

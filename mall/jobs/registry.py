@@ -32,6 +32,7 @@ def registered_jobs() -> dict[str, JobFunction]:
     # Importing the modules that define jobs registers them.
     import mall.listings.jobs
     import mall.notifications.jobs
+    import mall.pricing.jobs
     import mall.sla.jobs
     import mall.suppliers.jobs  # noqa: F401
 

@@ -23,7 +23,8 @@ from mall.calendar.service import load_calendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.service import notify
-from mall.settings import Settings
+from mall.pricing import service as pricing
+from mall.settings import Settings, get_settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
 from mall.storage import FileStore
@@ -288,6 +289,9 @@ async def review_revision(
             "decision_id": stored.id,
         },
     )
+    if decision.outcome.value == "approved":
+        # A new live price: re-check this listing against its baseline now.
+        await pricing.run(session, settings, listing_id=revision.listing_id)
     if decision.outcome.value == "manual_review":
         await sla.start(
             session,
@@ -431,6 +435,8 @@ async def decide_manually(
         note=note,
     )
     await sla.meet(session, subject_type="listing_revision", subject_id=revision.id, kind=CLOCK)
+    if approve:
+        await pricing.run(session, get_settings(), listing_id=revision.listing_id)
     await audit.record(
         session,
         actor=audit.Actor.of(principal),

@@ -1,0 +1,1 @@
+"""The price monitor as the mall runs it: scans, violations, their clocks."""

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from mall import audit
+from mall.jobs.registry import job
+from mall.pricing import service
+from mall.settings import get_settings
+
+
+@job(service.SCAN_JOB)
+async def run_price_scan(ctx: dict[str, Any], scan_id: str) -> int:
+    async with ctx["session_maker"]() as session, session.begin():
+        record = await service.run(session, get_settings(), scan_id=uuid.UUID(scan_id))
+        return record.violations_opened if record else 0
+
+
+async def hourly_price_scan(ctx: dict[str, Any]) -> None:
+    """Cron: request a full scan every hour (the job does the work)."""
+    async with ctx["session_maker"]() as session, session.begin():
+        await service.request_scan(session, "cron", audit.SYSTEM)

@@ -1,0 +1,171 @@
+"""Price scans and violations: each new violation gets a 5-working-day
+``price_fix`` clock and a notice to its supplier; a fixed price (or a moved
+baseline) resolves it and meets the clock. One audit event per scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mall import audit
+from mall.auth.principal import Principal
+from mall.calendar.service import load_calendar
+from mall.errors import NotFoundError
+from mall.jobs.outbox import enqueue_job
+from mall.notifications.models import Notification
+from mall.settings import Settings
+from mall.sla.models import SlaClock
+from pricing_monitor.models import PriceScan, PriceViolation
+from pricing_monitor.scan import scan
+
+SCAN_JOB = "run_price_scan"
+CLOCK = "price_fix"
+
+
+async def request_scan(session: AsyncSession, trigger: str, actor: audit.Actor) -> PriceScan:
+    record = PriceScan(trigger=trigger, status="queued")
+    session.add(record)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="pricing.scan_requested",
+        subject_type="price_scan",
+        subject_id=record.id,
+        after={"trigger": trigger},
+    )
+    await enqueue_job(session, SCAN_JOB, key=record.id, scan_id=str(record.id))
+    return record
+
+
+async def run(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    scan_id: uuid.UUID | None = None,
+    listing_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> PriceScan | None:
+    """Scan (all live listings, or one) and follow up what changed."""
+    now = now or dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    record = await session.get(PriceScan, scan_id, with_for_update=True) if scan_id else None
+    if record is not None and record.status == "done":
+        return record
+    result = await scan(session, now, listing_id)
+    if result.opened:
+        due = (await load_calendar(session)).deadline(now, settings.sla.days_for(CLOCK))
+        await session.execute(
+            SlaClock.__table__.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "subject_type": "price_violation",
+                    "subject_id": str(violation),
+                    "kind": CLOCK,
+                    "responsible_org_id": supplier,
+                    "started_at": now,
+                    "working_days": settings.sla.days_for(CLOCK),
+                    "due_at": due.due_at,
+                    "provisional": due.provisional,
+                    "paused_working_days": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for violation, _, supplier in result.opened
+            ],
+        )
+        counts: dict[uuid.UUID, int] = {}
+        for _, _, supplier in result.opened:
+            counts[supplier] = counts.get(supplier, 0) + 1
+        await session.execute(
+            Notification.__table__.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "org_id": supplier,
+                    "kind": "pricing.violation_opened",
+                    "title_zh": f"{n} 件商品价格高于市场价，请在 {due.due_at.date()} 前调整",
+                    "title_en": f"{n} listing(s) above market; adjust by {due.due_at.date()}",
+                    "body_zh": "逾期未整改的商品将被下架并记录信用。",
+                    "body_en": "Unremedied listings are delisted and recorded.",
+                    "subject_type": "price_violation",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for supplier, n in counts.items()
+            ],
+        )
+    if result.resolved:
+        await session.execute(
+            update(SlaClock)
+            .where(
+                SlaClock.subject_type == "price_violation",
+                SlaClock.kind == CLOCK,
+                SlaClock.subject_id.in_([str(v) for v in result.resolved]),
+                SlaClock.met_at.is_(None),
+            )
+            .values(met_at=now, updated_at=now)
+        )
+    if result.opened or result.resolved or record is not None:
+        ids = ",".join(sorted(str(v) for v, _, _ in result.opened))
+        await audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="pricing.scanned",
+            subject_type="price_scan",
+            subject_id=record.id if record else f"listing:{listing_id}",
+            after={
+                "scanned": result.scanned,
+                "matched": result.matched,
+                "opened": len(result.opened),
+                "resolved": len(result.resolved),
+                "opened_ids_sha256": hashlib.sha256(ids.encode()).hexdigest(),
+            },
+        )
+    if record is not None:
+        record.status, record.finished_at = "done", now
+        record.scanned, record.matched = result.scanned, result.matched
+        record.violations_opened, record.violations_resolved = (
+            len(result.opened),
+            len(result.resolved),
+        )
+        record.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    return record
+
+
+async def get_scan(session: AsyncSession, scan_id: uuid.UUID) -> PriceScan:
+    record = await session.get(PriceScan, scan_id)
+    if record is None:
+        raise NotFoundError(
+            "No such scan.", code="pricing.scan_not_found", title="未找到该价格巡检"
+        )
+    return record
+
+
+async def violations(
+    session: AsyncSession, principal: Principal, status: str | None, limit: int = 200
+) -> Sequence[tuple[PriceViolation, dt.datetime | None]]:
+    """Operators and regulators see all; a supplier sees its own."""
+    query = (
+        select(PriceViolation, SlaClock.due_at)
+        .outerjoin(
+            SlaClock,
+            (SlaClock.subject_type == "price_violation")
+            & (SlaClock.subject_id == func.cast(PriceViolation.id, SlaClock.subject_id.type))
+            & (SlaClock.kind == CLOCK),
+        )
+        .order_by(PriceViolation.opened_at.desc())
+        .limit(limit)
+    )
+    if principal.org_kind.value == "supplier":
+        query = query.where(PriceViolation.supplier_id == principal.org_id)
+    if status:
+        query = query.where(PriceViolation.status == status)
+    return [(row[0], row[1]) for row in await session.execute(query)]

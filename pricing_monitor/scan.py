@@ -1,0 +1,104 @@
+"""The price scan: every live listing against its baseline in one set-based pass.
+
+The comparison in SQL is the assessment's (``pricing_monitor.assess``): the
+deviation from the baseline in percent, rounded to 2 places, above the
+category's tolerance is a violation. Tests check the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pricing_monitor.policy import DEFAULT_POLICY
+
+# A fixed key for pg_advisory_xact_lock: two scans never run at once.
+SCAN_LOCK_KEY = int.from_bytes(b"mallscan", "big") - 2**63
+
+_SCAN_SQL = text(
+    """
+    WITH live AS (
+        SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price,
+               coalesce(ba.canonical, r.brand_norm) AS brand, r.model_norm,
+               c.price_tolerance_pct AS tolerance
+        FROM listing l
+        JOIN listing_revision r ON r.id = l.live_revision_id
+        JOIN category c ON c.code = l.category_code
+        LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
+        WHERE l.delisted_at IS NULL
+          AND (CAST(:listing AS uuid) IS NULL OR l.id = CAST(:listing AS uuid))
+    ), assessed AS (
+        SELECT live.*, b.price AS baseline, b.source AS baseline_source,
+               round((live.price - b.price) / b.price * 100, 2) AS deviation
+        FROM live
+        JOIN market_baseline b ON b.brand_norm = live.brand AND b.model_norm = live.model_norm
+        WHERE b.computed_at >= CAST(:fresh_since AS timestamptz) AND b.price > 0
+    ), opened AS (
+        INSERT INTO price_violation (
+            id, listing_id, supplier_id, revision_id, status, listing_price, baseline_price,
+            deviation_pct, tolerance_pct, baseline_source, opened_at, created_at, updated_at)
+        SELECT gen_random_uuid(), listing_id, supplier_id, revision_id, 'open', price, baseline,
+               deviation, tolerance, coalesce(baseline_source, ''), :now, :now, :now
+        FROM assessed
+        WHERE deviation > tolerance
+        ON CONFLICT (listing_id) WHERE status = 'open' DO NOTHING
+        RETURNING id, listing_id, supplier_id, deviation_pct
+    ), resolved AS (
+        UPDATE price_violation v
+        SET status = 'resolved', resolved_at = :now, updated_at = :now,
+            resolution = CASE WHEN a.listing_id IS NULL THEN 'no_longer_compared'
+                              WHEN a.price < v.listing_price THEN 'price_lowered'
+                              ELSE 'baseline_moved' END
+        FROM live
+        LEFT JOIN assessed a ON a.listing_id = live.listing_id
+        WHERE v.status = 'open' AND v.listing_id = live.listing_id
+          AND (a.listing_id IS NULL OR a.deviation <= a.tolerance)
+        RETURNING v.id
+    )
+    SELECT (SELECT count(*) FROM live) AS scanned,
+           (SELECT count(*) FROM assessed) AS matched,
+           (SELECT coalesce(array_agg(ARRAY[CAST(id AS text), CAST(listing_id AS text),
+                                            CAST(supplier_id AS text)]), '{}')
+            FROM opened) AS opened,
+           (SELECT coalesce(array_agg(CAST(id AS text)), '{}') FROM resolved) AS resolved
+    """
+)
+
+
+@dataclass
+class ScanResult:
+    scanned: int = 0
+    matched: int = 0
+    opened: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = field(
+        default_factory=list
+    )  # violation, listing, supplier
+    resolved: list[uuid.UUID] = field(default_factory=list)
+
+
+async def scan(
+    session: AsyncSession, now: dt.datetime, listing_id: uuid.UUID | None = None
+) -> ScanResult:
+    """Compare live listings (all, or one) with their baselines; open and resolve violations."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
+    row = (
+        await session.execute(
+            _SCAN_SQL,
+            {
+                "now": now,
+                "fresh_since": now - dt.timedelta(days=DEFAULT_POLICY.freshness_days),
+                "listing": str(listing_id) if listing_id else None,
+            },
+        )
+    ).one()
+    return ScanResult(
+        scanned=int(row.scanned),
+        matched=int(row.matched),
+        opened=[
+            (uuid.UUID(v), uuid.UUID(lst), uuid.UUID(sup)) for v, lst, sup in (row.opened or [])
+        ],
+        resolved=[uuid.UUID(v) for v in (row.resolved or [])],
+    )

@@ -1,0 +1,180 @@
+"""The price scan and violations: opened with a clock, seen by their supplier, resolved by a fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from catalog.categories import seed_demo_categories
+from catalog.models import Listing, ListingRevision
+from mall.auth.models import OrgKind
+from mall.listings import service as flow
+from mall.pricing import service as monitor
+from mall.sla.models import SlaClock
+from pricing_monitor import Baseline, BaselinePolicy, assess
+from pricing_monitor.models import PriceScan, PriceViolation
+
+IMPORT = "/api/v1/pricing/observations/import"
+
+
+def paper(model: str, price: str) -> dict:
+    return {
+        "category_code": "A090101",
+        "brand": "得力",
+        "model": model,
+        "title": f"得力 {model} A4 复印纸 70g 500张/包",
+        "price": price,
+        "unit": "包",
+        "attributes": {"幅面": "A4", "克重": 70, "每包张数": 500},
+        "submit": True,
+    }
+
+
+def seen(model: str, price: str) -> dict:
+    return {
+        "source": "ecommerce",
+        "platform": "JD",
+        "self_operated": True,
+        "brand": "deli",
+        "model": model,
+        "price": price,
+        "observed_at": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat(),
+    }
+
+
+async def _live_listing(client, session_maker, settings, headers, model: str, price: str) -> dict:
+    listing = (
+        await client.post("/api/v1/listings/", json=paper(model, price), headers=headers)
+    ).json()
+    async with session_maker() as session, session.begin():
+        # Paper without images would be rejected; approve the revision as an operator would.
+        await flow.review_revision(session, settings, uuid.UUID(listing["revision"]["id"]))
+    return listing
+
+
+async def _scan(session_maker, settings, scan_id=None, listing_id=None):
+    async with session_maker() as session, session.begin():
+        return await monitor.run(session, settings, scan_id=scan_id, listing_id=listing_id)
+
+
+async def test_violation_lifecycle(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    supplier = await make_account(OrgKind.SUPPLIER)
+    headers = await login(supplier)
+    model = f"V{uuid.uuid4().hex[:6]}"
+    listing = await _live_listing(client, session_maker, settings, headers, model, "26.00")
+    async with (
+        session_maker() as session,
+        session.begin(),
+    ):  # put it on sale (as the manual queue would)
+        row = await session.get(Listing, uuid.UUID(listing["id"]))
+        row.live_revision_id, row.status = row.current_revision_id, "approved"
+        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+
+    operator = signed_in[OrgKind.OPERATOR]
+    result = (
+        await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
+    ).json()
+    assert result["new"] == 1
+    async with session_maker() as session:
+        queued = (
+            await session.scalars(
+                select(PriceScan)
+                .where(PriceScan.trigger == "import")
+                .order_by(PriceScan.created_at.desc())
+            )
+        ).first()
+    record = await _scan(session_maker, settings, scan_id=queued.id)
+    assert record.status == "done" and record.violations_opened >= 1 and record.scanned >= 1
+
+    mine = (
+        await client.get("/api/v1/pricing/violations", params={"status": "open"}, headers=headers)
+    ).json()
+    [violation] = [v for v in mine if v["listing_id"] == listing["id"]]
+    assert violation["baseline_price"] == "24.00" and violation["deviation_pct"] == "8.33"
+    assert violation["due_at"] is not None
+    other = await login(await make_account(OrgKind.SUPPLIER))
+    assert all(
+        v["listing_id"] != listing["id"]
+        for v in (await client.get("/api/v1/pricing/violations", headers=other)).json()
+    )
+    assert listing["id"] in [
+        v["listing_id"]
+        for v in (await client.get("/api/v1/pricing/violations", headers=operator)).json()
+    ]
+    assert (
+        await client.get("/api/v1/pricing/violations", headers=signed_in[OrgKind.PURCHASER])
+    ).status_code == 403
+    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    assert "pricing.violation_opened" in [n["kind"] for n in notes]
+
+    # A second scan opens nothing new for the same listing.
+    again = await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
+    assert again is None
+    async with session_maker() as session:
+        assert (
+            len(
+                (
+                    await session.scalars(
+                        select(PriceViolation).where(
+                            PriceViolation.listing_id == uuid.UUID(listing["id"])
+                        )
+                    )
+                ).all()
+            )
+            == 1
+        )
+
+    # The supplier lowers the price; the approved revision resolves the violation.
+    edited = await client.patch(
+        f"/api/v1/listings/{listing['id']}", json={"price": "23.90"}, headers=headers
+    )
+    revision_id = (
+        await client.post(f"/api/v1/listings/{listing['id']}/submit", headers=headers)
+    ).json()["revision"]["id"]
+    assert edited.status_code == 200
+    async with session_maker() as session, session.begin():
+        outcome = await flow.review_revision(session, settings, uuid.UUID(revision_id))
+    assert outcome == "rejected"  # no image: still fixed by an operator below
+    async with session_maker() as session, session.begin():
+        row = await session.get(Listing, uuid.UUID(listing["id"]))
+        row.live_revision_id = uuid.UUID(revision_id)
+        (await session.get(ListingRevision, uuid.UUID(revision_id))).status = "approved"
+    await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
+    async with session_maker() as session:
+        fixed = (
+            await session.scalars(
+                select(PriceViolation).where(PriceViolation.listing_id == uuid.UUID(listing["id"]))
+            )
+        ).one()
+        clock = (
+            await session.scalars(select(SlaClock).where(SlaClock.subject_id == str(fixed.id)))
+        ).one()
+    assert fixed.status == "resolved" and fixed.resolution == "price_lowered"
+    assert clock.kind == "price_fix" and clock.met_at is not None
+
+
+def test_the_scan_uses_the_assessment_rule() -> None:
+    """The SQL's test (deviation rounded to 2 places above tolerance) is assess()'s."""
+    for price, baseline, tolerance in [
+        ("24.00", "24.00", "0"),
+        ("24.01", "24.00", "0"),
+        ("25.20", "24.00", "5"),
+        ("25.21", "24.00", "5"),
+        ("23.00", "24.00", "0"),
+    ]:
+        result = assess(
+            Decimal(price),
+            Baseline(Decimal(baseline), "ok"),
+            BaselinePolicy(tolerance_pct=Decimal(tolerance)),
+        )
+        deviation = ((Decimal(price) - Decimal(baseline)) / Decimal(baseline) * 100).quantize(
+            Decimal("0.01")
+        )
+        assert (result.band == "above_market") == (deviation > Decimal(tolerance))
