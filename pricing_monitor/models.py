@@ -84,7 +84,7 @@ class PriceViolation(UUIDv7AuditBase):
     listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"))
     supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
     revision_id: Mapped[uuid.UUID] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | delisted
     listing_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     baseline_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     deviation_pct: Mapped[Decimal] = mapped_column(Numeric(8, 2))

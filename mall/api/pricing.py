@@ -162,7 +162,7 @@ class PricingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        status: FromQuery[Literal["open", "resolved"] | None] = None,
+        status: FromQuery[Literal["open", "resolved", "delisted"] | None] = None,
     ) -> list[ViolationOut]:
         rows = await monitor.violations(db_session, current_principal(request), status)
         return [

@@ -20,3 +20,9 @@ async def hourly_price_scan(ctx: dict[str, Any]) -> None:
     """Cron: request a full scan every hour (the job does the work)."""
     async with ctx["session_maker"]() as session, session.begin():
         await service.request_scan(session, "cron", audit.SYSTEM)
+
+
+async def enforce_price_deadlines(ctx: dict[str, Any]) -> int:
+    """Cron, every five minutes: unremedied violations are delisted."""
+    async with ctx["session_maker"]() as session, session.begin():
+        return await service.enforce_deadlines(session)

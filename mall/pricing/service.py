@@ -13,14 +13,17 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.models import Listing
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
 from mall.errors import NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
+from mall.notifications.service import notify
 from mall.settings import Settings
 from mall.sla.models import SlaClock
+from mall.suppliers.models import OperatorCase
 from pricing_monitor.models import PriceScan, PriceViolation
 from pricing_monitor.scan import scan
 
@@ -169,3 +172,88 @@ async def violations(
     if status:
         query = query.where(PriceViolation.status == status)
     return [(row[0], row[1]) for row in await session.execute(query)]
+
+
+async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = None) -> int:
+    """Violations still open when their price_fix clock runs out: the listing is
+    delisted, the violation closed as unremedied, and an operator case records
+    ``PRICE.UNREMEDIED`` for the supplier's credit. Returns how many."""
+    now = now or dt.datetime.now(dt.UTC)
+    rows = (
+        await session.execute(
+            select(PriceViolation, SlaClock)
+            .join(
+                SlaClock,
+                (SlaClock.subject_type == "price_violation")
+                & (SlaClock.subject_id == func.cast(PriceViolation.id, SlaClock.subject_id.type))
+                & (SlaClock.kind == CLOCK),
+            )
+            .where(
+                PriceViolation.status == "open",
+                SlaClock.met_at.is_(None),
+                SlaClock.paused_since.is_(None),
+                SlaClock.due_at < now,
+            )
+            .with_for_update(of=PriceViolation, skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return 0
+    listing_ids = [violation.listing_id for violation, _ in rows]
+    await session.execute(
+        update(Listing)
+        .where(Listing.id.in_(listing_ids), Listing.delisted_at.is_(None))
+        .values(status="delisted", delisted_at=now, updated_at=now)
+    )
+    for violation, clock in rows:
+        violation.status, violation.resolution, violation.resolved_at = (
+            "delisted",
+            "unremedied",
+            now,
+        )
+        clock.breached_at = clock.breached_at or now
+        session.add(
+            OperatorCase(
+                case_type="price_unremedied",
+                subject_type="organisation",
+                subject_id=str(violation.supplier_id),
+                summary_zh=f"价格超出市场价逾期未整改，已下架（偏离 {violation.deviation_pct}%）",
+                summary_en=f"Price {violation.deviation_pct}% above market, not remedied: delisted",
+                details={
+                    "code": "PRICE.UNREMEDIED",
+                    "violation_id": str(violation.id),
+                    "listing_id": str(violation.listing_id),
+                    "baseline_price": str(violation.baseline_price),
+                    "listing_price": str(violation.listing_price),
+                },
+            )
+        )
+        await notify(
+            session,
+            org_id=violation.supplier_id,
+            kind="pricing.violation_unremedied",
+            title_zh="商品因价格逾期未整改已被下架",
+            title_en="A listing was delisted: price not remedied in time",
+            body_zh=f"偏离市场基准价 {violation.deviation_pct}%",
+            body_en=f"{violation.deviation_pct}% above the baseline",
+            subject=("listing", violation.listing_id),
+        )
+    await audit.record_many(
+        session,
+        [
+            audit.Event(
+                actor=audit.SYSTEM,
+                action="pricing.violation_unremedied",
+                subject_type="listing",
+                subject_id=violation.listing_id,
+                after={
+                    "violation_id": violation.id,
+                    "code": "PRICE.UNREMEDIED",
+                    "status": "delisted",
+                    "deviation_pct": violation.deviation_pct,
+                },
+            )
+            for violation, _ in rows
+        ],
+    )
+    return len(rows)

@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from catalog.categories import seed_demo_categories
 from catalog.models import Listing, ListingRevision
+from mall.audit.models import AuditEvent
 from mall.auth.models import OrgKind
 from mall.listings import service as flow
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
+from mall.suppliers.models import OperatorCase
 from pricing_monitor import Baseline, BaselinePolicy, assess
 from pricing_monitor.models import PriceScan, PriceViolation
 
@@ -178,3 +180,66 @@ def test_the_scan_uses_the_assessment_rule() -> None:
             Decimal("0.01")
         )
         assert (result.band == "above_market") == (deviation > Decimal(tolerance))
+
+
+async def test_unremedied_violation_is_delisted_at_the_deadline(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    model = f"U{uuid.uuid4().hex[:6]}"
+    listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
+    async with session_maker() as session, session.begin():
+        row = await session.get(Listing, uuid.UUID(listing["id"]))
+        row.live_revision_id, row.status = row.current_revision_id, "approved"
+    await client.post(
+        IMPORT, json={"observations": [seen(model, "24.00")]}, headers=signed_in[OrgKind.OPERATOR]
+    )
+    await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
+    async with session_maker() as session:
+        violation = (
+            await session.scalars(
+                select(PriceViolation).where(PriceViolation.listing_id == uuid.UUID(listing["id"]))
+            )
+        ).one()
+        clock = (
+            await session.scalars(select(SlaClock).where(SlaClock.subject_id == str(violation.id)))
+        ).one()
+    # Before the deadline nothing happens; just after it, the listing goes.
+    async with session_maker() as session, session.begin():
+        assert (
+            await monitor.enforce_deadlines(session, now=clock.due_at - dt.timedelta(seconds=1))
+            == 0
+        )
+    async with session_maker() as session, session.begin():
+        assert (
+            await monitor.enforce_deadlines(session, now=clock.due_at + dt.timedelta(seconds=1))
+            >= 1
+        )
+    shown = (await client.get(f"/api/v1/listings/{listing['id']}", headers=headers)).json()
+    assert shown["status"] == "delisted" and shown["on_sale"] is False
+    async with session_maker() as session:
+        closed = await session.get(PriceViolation, violation.id)
+        cases = (
+            await session.scalars(
+                select(OperatorCase).where(
+                    OperatorCase.case_type == "price_unremedied",
+                    OperatorCase.details["violation_id"].astext == str(violation.id),
+                )
+            )
+        ).all()
+        events = (
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.subject_id == listing["id"])
+            )
+        ).all()
+    assert closed.status == "delisted" and closed.resolution == "unremedied"
+    assert len(cases) == 1 and cases[0].details["code"] == "PRICE.UNREMEDIED"
+    assert "pricing.violation_unremedied" in events
+    delisted = (
+        await client.get(
+            "/api/v1/pricing/violations", params={"status": "delisted"}, headers=headers
+        )
+    ).json()
+    assert [v["id"] for v in delisted] == [str(violation.id)]
