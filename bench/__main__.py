@@ -11,6 +11,7 @@ from bench import (
     decision_latency,
     http_health,
     images,
+    price_scan,
     review_engine,
     sla_sweep,
 )
@@ -27,6 +28,7 @@ def main() -> None:
         results += asyncio.run(audit_append.run(database_url))
         results += asyncio.run(sla_sweep.run(database_url))
         results += asyncio.run(bulk_import.run(database_url))
+        results += asyncio.run(price_scan.run(database_url))
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
     print_table(results)

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing
@@ -64,25 +64,23 @@ async def run(
     result = await scan(session, now, listing_id)
     if result.opened:
         due = (await load_calendar(session)).deadline(now, settings.sla.days_for(CLOCK))
+        # Every clock opened by this scan starts now and ends at the same time: one statement.
         await session.execute(
-            SlaClock.__table__.insert(),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "subject_type": "price_violation",
-                    "subject_id": str(violation),
-                    "kind": CLOCK,
-                    "responsible_org_id": supplier,
-                    "started_at": now,
-                    "working_days": settings.sla.days_for(CLOCK),
-                    "due_at": due.due_at,
-                    "provisional": due.provisional,
-                    "paused_working_days": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for violation, _, supplier in result.opened
-            ],
+            text(
+                "INSERT INTO sla_clock (id, subject_type, subject_id, kind, responsible_org_id,"
+                " started_at, working_days, due_at, provisional, paused_working_days, created_at,"
+                " updated_at) SELECT gen_random_uuid(), 'price_violation', CAST(v.id AS text),"
+                " :kind, v.supplier_id, :now, :days, :due, :provisional, 0, :now, :now"
+                " FROM price_violation v WHERE v.id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {
+                "kind": CLOCK,
+                "now": now,
+                "days": settings.sla.days_for(CLOCK),
+                "due": due.due_at,
+                "provisional": due.provisional,
+                "ids": [str(v) for v, _, _ in result.opened],
+            },
         )
         counts: dict[uuid.UUID, int] = {}
         for _, _, supplier in result.opened:
