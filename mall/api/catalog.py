@@ -30,6 +30,7 @@ from mall.auth.models import OrgKind
 from mall.errors import InvalidError, NotFoundError
 from mall.listings import imports, rulesets
 from mall.listings import service as flow
+from mall.pricing import history
 from mall.sla.models import SlaClock
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -439,6 +440,18 @@ class ListingController(Controller):
         return _image_out(image)
 
     @get(
+        "/{listing_id:uuid}/price-history",
+        guards=[signed_in],
+        summary="Listing prices and market prices over time",
+    )
+    async def price_history(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> PriceHistoryOut:
+        listing = await _visible_listing(db_session, request, listing_id)
+        found = await history.price_history(db_session, listing)
+        return PriceHistoryOut(listing_prices=found["listing_prices"], market=found["market"])
+
+    @get(
         "/{listing_id:uuid}/review",
         guards=[requires(OrgKind.SUPPLIER, OrgKind.OPERATOR, OrgKind.REGULATOR)],
         summary="The review decision on the newest revision",
@@ -512,6 +525,11 @@ def _import_out(job: ListingImport) -> ImportOut:
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class PriceHistoryOut(msgspec.Struct):
+    listing_prices: list[dict[str, Any]]
+    market: list[dict[str, Any]]
 
 
 class ListingImportController(Controller):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from mall import audit
 from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
+from mall.pricing import history
 from mall.pricing import service as monitor
 from pricing_monitor import observations
 from pricing_monitor.models import PriceScan
@@ -68,6 +69,24 @@ def _scan_out(r: PriceScan) -> ScanOut:
         violations_resolved=r.violations_resolved,
         duration_ms=r.duration_ms,
     )
+
+
+class ObjectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class CategoryPriceStatsOut(msgspec.Struct):
+    category_code: str
+    live_listings: int
+    matched: int
+    matched_share: float
+    open_violations: int
+    median_deviation_pct: Decimal | None
+    above_market_share: float
 
 
 class PricingController(Controller):
@@ -181,4 +200,69 @@ class PricingController(Controller):
                 resolution=v.resolution,
             )
             for v, due in rows
+        ]
+
+    @post(
+        "/violations/{violation_id:uuid}/objection",
+        guards=[requires(OrgKind.SUPPLIER)],
+        status_code=201,
+        summary="Object to a violation (the deadline stops while operators decide)",
+    )
+    async def object_to(
+        self,
+        request: Request,
+        violation_id: FromPath[uuid.UUID],
+        data: JSONBody[ObjectionIn],
+        db_session: DbSession,
+    ) -> dict[str, Any]:
+        case = await monitor.object_to(
+            db_session, current_principal(request), violation_id, data.reason
+        )
+        return {"case_id": str(case.id), "status": case.status}
+
+    @post(
+        "/violations/{violation_id:uuid}/objection/{decision:str}",
+        guards=[requires(OrgKind.OPERATOR)],
+        status_code=200,
+        summary="Uphold or dismiss an objection",
+    )
+    async def decide(
+        self,
+        request: Request,
+        violation_id: FromPath[uuid.UUID],
+        decision: FromPath[str],
+        data: JSONBody[DecisionIn],
+        db_session: DbSession,
+    ) -> dict[str, Any]:
+        if decision not in ("uphold", "dismiss"):
+            raise InvalidError(
+                "Decide uphold or dismiss.",
+                code="pricing.objection_decision",
+                title="请选择成立或驳回",
+                errors=[{"field": "decision", "message": "uphold or dismiss"}],
+            )
+        violation = await monitor.decide_objection(
+            db_session,
+            current_principal(request),
+            violation_id,
+            uphold=decision == "uphold",
+            note=data.note,
+        )
+        return {
+            "violation_id": str(violation.id),
+            "status": violation.status,
+            "resolution": violation.resolution,
+        }
+
+    @get(
+        "/stats",
+        guards=[operators_and_regulators],
+        summary="Per category: matched share, violations, deviation",
+    )
+    async def stats(self, db_session: DbSession) -> list[CategoryPriceStatsOut]:
+        return [
+            CategoryPriceStatsOut(
+                **{f: getattr(s, f) for f in CategoryPriceStatsOut.__struct_fields__}
+            )
+            for s in await history.category_stats(db_session)
         ]

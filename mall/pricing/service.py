@@ -17,11 +17,12 @@ from catalog.models import Listing
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
-from mall.errors import NotFoundError
+from mall.errors import ConflictError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
 from mall.notifications.service import notify
 from mall.settings import Settings
+from mall.sla import service as sla
 from mall.sla.models import SlaClock
 from mall.suppliers.models import OperatorCase
 from pricing_monitor.models import PriceScan, PriceViolation
@@ -255,3 +256,155 @@ async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = Non
         ],
     )
     return len(rows)
+
+
+async def _own_open_violation(
+    session: AsyncSession, principal: Principal, violation_id: uuid.UUID
+) -> PriceViolation:
+    violation = (
+        await session.scalars(
+            select(PriceViolation)
+            .where(
+                PriceViolation.id == violation_id, PriceViolation.supplier_id == principal.org_id
+            )
+            .with_for_update()
+        )
+    ).one_or_none()
+    if violation is None:
+        raise NotFoundError(
+            "No such violation among yours.",
+            code="pricing.violation_not_found",
+            title="未找到该价格违规",
+        )
+    if violation.status != "open":
+        raise ConflictError(
+            "Only an open violation can be objected to.",
+            code="pricing.violation_state",
+            title="该违规已处理",
+            current_status=violation.status,
+            allowed=["open"],
+        )
+    return violation
+
+
+async def object_to(
+    session: AsyncSession, principal: Principal, violation_id: uuid.UUID, reason: str
+) -> OperatorCase:
+    """The supplier disputes a violation within its window: the clock stops and operators decide."""
+    violation = await _own_open_violation(session, principal, violation_id)
+    existing = (
+        await session.scalars(
+            select(OperatorCase).where(
+                OperatorCase.case_type == "price_objection",
+                OperatorCase.subject_id == str(violation.id),
+                OperatorCase.status == "open",
+            )
+        )
+    ).first()
+    if existing is not None:
+        raise ConflictError(
+            "An objection to this violation is already open.",
+            code="pricing.objection_open",
+            title="已提交异议，正在处理",
+        )
+    actor = audit.Actor.of(principal)
+    await sla.pause(
+        session,
+        subject_type="price_violation",
+        subject_id=violation.id,
+        kind=CLOCK,
+        reason="objection",
+        actor=actor,
+    )
+    case = OperatorCase(
+        case_type="price_objection",
+        subject_type="price_violation",
+        subject_id=str(violation.id),
+        summary_zh=f"供应商对价格违规提出异议：{reason[:100]}",
+        summary_en=f"Objection to a price violation: {reason[:100]}",
+        details={
+            "reason": reason,
+            "listing_id": str(violation.listing_id),
+            "supplier_id": str(violation.supplier_id),
+        },
+    )
+    session.add(case)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="pricing.objection_filed",
+        subject_type="price_violation",
+        subject_id=violation.id,
+        after={"case_id": case.id},
+        note=reason,
+    )
+    return case
+
+
+async def decide_objection(
+    session: AsyncSession, principal: Principal, violation_id: uuid.UUID, *, uphold: bool, note: str
+) -> PriceViolation:
+    """Upheld: the violation is withdrawn. Dismissed: its clock runs again."""
+    violation = await session.get(PriceViolation, violation_id, with_for_update=True)
+    case = (
+        await session.scalars(
+            select(OperatorCase)
+            .where(
+                OperatorCase.case_type == "price_objection",
+                OperatorCase.subject_id == str(violation_id),
+                OperatorCase.status == "open",
+            )
+            .with_for_update()
+        )
+    ).first()
+    if violation is None or case is None:
+        raise NotFoundError(
+            "No open objection to this violation.",
+            code="pricing.objection_not_found",
+            title="该违规没有待处理的异议",
+        )
+    now = dt.datetime.now(dt.UTC)
+    actor = audit.Actor.of(principal)
+    case.status = "upheld" if uphold else "dismissed"
+    if uphold:
+        violation.status, violation.resolution, violation.resolved_at = (
+            "resolved",
+            "objection_upheld",
+            now,
+        )
+        await sla.meet(
+            session, subject_type="price_violation", subject_id=violation.id, kind=CLOCK, at=now
+        )
+    else:
+        await sla.resume(
+            session,
+            await load_calendar(session),
+            subject_type="price_violation",
+            subject_id=violation.id,
+            kind=CLOCK,
+            actor=actor,
+            at=now,
+        )
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"pricing.objection_{case.status}",
+        subject_type="price_violation",
+        subject_id=violation.id,
+        after={"case_id": case.id, "violation_status": violation.status},
+        note=note,
+    )
+    await notify(
+        session,
+        org_id=violation.supplier_id,
+        kind=f"pricing.objection_{case.status}",
+        title_zh="价格异议已成立，违规已撤销" if uphold else "价格异议未成立，请按期整改",
+        title_en="Your objection was upheld"
+        if uphold
+        else "Your objection was dismissed; the deadline runs again",
+        body_zh=note,
+        body_en=note,
+        subject=("price_violation", violation.id),
+    )
+    return violation

@@ -243,3 +243,90 @@ async def test_unremedied_violation_is_delisted_at_the_deadline(
         )
     ).json()
     assert [v["id"] for v in delisted] == [str(violation.id)]
+
+
+async def test_objection_history_and_statistics(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    model = f"O{uuid.uuid4().hex[:6]}"
+    listing = await _live_listing(client, session_maker, settings, headers, model, "28.00")
+    async with session_maker() as session, session.begin():
+        row = await session.get(Listing, uuid.UUID(listing["id"]))
+        row.live_revision_id, row.status = row.current_revision_id, "approved"
+    operator = signed_in[OrgKind.OPERATOR]
+    await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
+    await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
+    [violation] = [
+        v
+        for v in (
+            await client.get(
+                "/api/v1/pricing/violations", params={"status": "open"}, headers=headers
+            )
+        ).json()
+        if v["listing_id"] == listing["id"]
+    ]
+
+    other = await login(await make_account(OrgKind.SUPPLIER))
+    assert (
+        await client.post(
+            f"/api/v1/pricing/violations/{violation['id']}/objection",
+            json={"reason": "x"},
+            headers=other,
+        )
+    ).status_code == 404
+    filed = await client.post(
+        f"/api/v1/pricing/violations/{violation['id']}/objection",
+        json={"reason": "京东价格为促销价，不具代表性"},
+        headers=headers,
+    )
+    assert filed.status_code == 201
+    assert (
+        await client.post(
+            f"/api/v1/pricing/violations/{violation['id']}/objection",
+            json={"reason": "again"},
+            headers=headers,
+        )
+    ).status_code == 409
+    async with session_maker() as session:
+        clock = (
+            await session.scalars(select(SlaClock).where(SlaClock.subject_id == violation["id"]))
+        ).one()
+    assert clock.paused_since is not None  # the deadline stops while operators decide
+    async with session_maker() as session, session.begin():
+        await monitor.enforce_deadlines(session, now=clock.due_at + dt.timedelta(days=30))
+    async with session_maker() as session:
+        # Paused by the objection: not enforced, however late it is.
+        assert (await session.get(PriceViolation, uuid.UUID(violation["id"]))).status == "open"
+    decided = await client.post(
+        f"/api/v1/pricing/violations/{violation['id']}/objection/uphold",
+        json={"note": "促销价不计入"},
+        headers=operator,
+    )
+    assert decided.status_code == 200 and decided.json()["resolution"] == "objection_upheld"
+    assert (
+        await client.post(
+            f"/api/v1/pricing/violations/{violation['id']}/objection/maybe",
+            json={},
+            headers=operator,
+        )
+    ).status_code in (404, 422)
+
+    history = (
+        await client.get(f"/api/v1/listings/{listing['id']}/price-history", headers=headers)
+    ).json()
+    assert [p["price"] for p in history["listing_prices"]] == ["28.00"]
+    assert [m["price"] for m in history["market"]] == ["24.00"]
+    assert (
+        await client.get(f"/api/v1/listings/{listing['id']}/price-history", headers=other)
+    ).status_code == 404
+
+    assert (await client.get("/api/v1/pricing/stats", headers=headers)).status_code == 403
+    stats = (await client.get("/api/v1/pricing/stats", headers=signed_in[OrgKind.REGULATOR])).json()
+    paper_stats = next(s for s in stats if s["category_code"] == "A090101")
+    assert paper_stats["live_listings"] >= 1 and paper_stats["matched"] >= 1
+    assert paper_stats["matched_share"] == round(
+        100 * paper_stats["matched"] / paper_stats["live_listings"], 2
+    )
