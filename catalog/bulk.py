@@ -242,6 +242,7 @@ async def store_batch(
     rows: list[dict[str, Any]],
     supplier: SupplierFacts,
     ruleset: Ruleset,
+    policy_key: str = "default",
 ) -> tuple[Counter[str], list[uuid.UUID]]:
     """Create, submit and review a batch of valid rows in a few set-based statements.
 
@@ -264,7 +265,8 @@ async def store_batch(
                 select(MarketBaseline).where(
                     tuple_(MarketBaseline.brand_norm, MarketBaseline.model_norm).in_(
                         list(market_keys)
-                    )
+                    ),
+                    MarketBaseline.policy_key == policy_key,
                 )
             )
         ).all()

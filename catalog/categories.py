@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.errors import CatalogInvalid, CatalogNotFound
 from catalog.models import Category
+from pricing_monitor.policy import policy_key
 from review_rules import AttributeSpec, CategorySpec
 
 ATTRIBUTE_TYPES = ("text", "number", "enum", "bool")
@@ -118,6 +119,10 @@ async def upsert(session: AsyncSession, data: dict[str, Any]) -> tuple[Category,
     errors = validate_attributes(data.get("attributes", []))
     if not _CODE.match(data.get("code", "")):
         errors.append({"field": "code", "message": "a catalogue code such as A02010104"})
+    try:
+        data["price_policy_key"] = policy_key(data.get("price_policy"))
+    except (TypeError, ValueError) as exc:
+        errors.append({"field": "price_policy", "message": str(exc)})
     if errors:
         raise CatalogInvalid(
             "The category is not valid; see errors.",

@@ -59,6 +59,11 @@ class Category(UUIDv7AuditBase):
     usual_units: Mapped[list[str]] = mapped_column(ARRAY(String(8)), default=list)
     min_image_side_px: Mapped[int | None] = mapped_column(Integer, default=None)
     price_tolerance_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    # The baseline policy (pricing_monitor.BaselinePolicy as JSON; none: the default) and its key.
+    price_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    price_policy_key: Mapped[str] = mapped_column(
+        String(16), default="default", server_default="default"
+    )
     listable: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

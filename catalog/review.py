@@ -84,7 +84,7 @@ async def build_facts(
         supplier=supplier,
         images=image_facts,
         market=market_assessment(
-            await stored_baseline(session, revision),
+            await stored_baseline(session, revision, category.price_policy_key),
             revision.price,
             spec.price_tolerance_pct,
             low_pct,
@@ -125,7 +125,7 @@ def market_assessment(
 
 
 async def stored_baseline(
-    session: AsyncSession, revision: ListingRevision
+    session: AsyncSession, revision: ListingRevision, policy_key: str = "default"
 ) -> MarketBaseline | None:
     """The stored baseline of the listing's product: by GTIN, or by canonical brand and model."""
     brand = (await canonical_brands(session, [revision.brand_norm]))[revision.brand_norm]
@@ -137,7 +137,7 @@ async def stored_baseline(
     return (
         await session.scalars(
             select(MarketBaseline)
-            .where(or_(*conditions))
+            .where(or_(*conditions), MarketBaseline.policy_key == policy_key)
             .order_by(MarketBaseline.computed_at.desc())
             .limit(1)
         )

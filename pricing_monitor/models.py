@@ -17,12 +17,14 @@ class MarketBaseline(UUIDv7AuditBase):
 
     __tablename__ = "market_baseline"
     __table_args__ = (
-        Index("uq_market_baseline_identity", "brand_norm", "model_norm", unique=True),
+        Index("uq_market_baseline_identity", "brand_norm", "model_norm", "policy_key", unique=True),
         Index("ix_market_baseline_gtin", "gtin"),
     )
 
     brand_norm: Mapped[str] = mapped_column(String(100))
     model_norm: Mapped[str] = mapped_column(String(100))
+    # Which policy computed it (pricing_monitor.policy.policy_key); "default" for most.
+    policy_key: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
     gtin: Mapped[str | None] = mapped_column(String(14), default=None)
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     observations: Mapped[int] = mapped_column(Integer, default=1)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
@@ -20,7 +20,9 @@ from pricing_monitor.identity import BrandAliases, normalise_model
 from pricing_monitor.models import BrandAlias, MarketBaseline, PriceObservation
 from pricing_monitor.policy import (
     DEFAULT_POLICY,
+    DEFAULT_POLICY_KEY,
     SOURCES,
+    Baseline,
     BaselinePolicy,
     Observation,
     compute_baseline,
@@ -201,42 +203,71 @@ async def recompute_baselines(
     by_identity: dict[tuple[str, str], list[PriceObservation]] = {}
     for row in rows:
         by_identity.setdefault((row.brand_norm, row.model_norm), []).append(row)
+    policies = await policies_in_use(session, policy)
     changed = 0
     for (brand, model), found in by_identity.items():
-        baseline = compute_baseline(
-            [
-                Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
-                for o in found
-            ],
-            policy,
-            now,
-        )
-        if baseline.price is None:
-            continue
+        seen = [
+            Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
+            for o in found
+        ]
         gtin = next((o.gtin for o in found if o.gtin), None)
-        stmt = insert(MarketBaseline).values(
-            id=uuid.UUID(str(uuid7())),
-            brand_norm=brand,
-            model_norm=model,
-            gtin=gtin,
-            price=baseline.price,
-            observations=len(baseline.used),
-            source=",".join(sorted({f"{o.platform}" for o in baseline.used}))[:100],
-            computed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["brand_norm", "model_norm"],
-            set_={
-                "price": stmt.excluded.price,
-                "observations": stmt.excluded.observations,
-                "source": stmt.excluded.source,
-                "computed_at": stmt.excluded.computed_at,
-                "gtin": stmt.excluded.gtin,
-                "updated_at": now,
-            },
-        )
-        await session.execute(stmt)
-        changed += 1
+        for key, each in policies.items():
+            baseline = compute_baseline(seen, each, now)
+            if baseline.price is not None:
+                await _upsert_baseline(session, brand, model, gtin, baseline, key, now)
+                changed += 1
     return changed
+
+
+async def policies_in_use(
+    session: AsyncSession, default: BaselinePolicy = DEFAULT_POLICY
+) -> dict[str, BaselinePolicy]:
+    """The default policy and every policy a category sets, by key."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT DISTINCT price_policy_key, price_policy FROM category"
+                " WHERE price_policy IS NOT NULL"
+            )
+        )
+    ).all()
+    policies = {DEFAULT_POLICY_KEY: default}
+    for key, settings in rows:
+        policies[key] = BaselinePolicy.from_dict(settings)
+    return policies
+
+
+async def _upsert_baseline(
+    session: AsyncSession,
+    brand: str,
+    model: str,
+    gtin: str | None,
+    baseline: Baseline,
+    key: str,
+    now: dt.datetime,
+) -> None:
+    stmt = insert(MarketBaseline).values(
+        id=uuid.UUID(str(uuid7())),
+        brand_norm=brand,
+        model_norm=model,
+        policy_key=key,
+        gtin=gtin,
+        price=baseline.price,
+        observations=len(baseline.used),
+        source=",".join(sorted({o.platform for o in baseline.used}))[:100],
+        computed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["brand_norm", "model_norm", "policy_key"],
+        set_={
+            "price": stmt.excluded.price,
+            "observations": stmt.excluded.observations,
+            "source": stmt.excluded.source,
+            "computed_at": stmt.excluded.computed_at,
+            "gtin": stmt.excluded.gtin,
+            "updated_at": now,
+        },
+    )
+    await session.execute(stmt)

@@ -10,6 +10,7 @@ e-commerce observations of the last 30 days, minimum, tolerance 0%.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,6 +64,27 @@ class BaselinePolicy:
 
 
 DEFAULT_POLICY = BaselinePolicy()
+DEFAULT_POLICY_KEY = "default"
+
+
+def policy_key(settings: dict[str, Any] | None) -> str:
+    """A short stable name for a category's baseline policy (tolerance aside):
+    baselines are stored once per product and policy."""
+    if not settings:
+        return DEFAULT_POLICY_KEY
+    policy = BaselinePolicy.from_dict(settings)
+    if policy == DEFAULT_POLICY:
+        return DEFAULT_POLICY_KEY
+    text = "|".join(
+        [
+            ",".join(sorted(policy.sources)),
+            str(policy.self_operated_only),
+            policy.aggregate,
+            str(policy.freshness_days),
+            str(policy.min_observations),
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ _SCAN_SQL = text(
     WITH live AS (
         SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price,
                coalesce(ba.canonical, r.brand_norm) AS brand, r.model_norm,
-               c.price_tolerance_pct AS tolerance
+               c.price_tolerance_pct AS tolerance, c.price_policy_key AS policy_key
         FROM listing l
         JOIN listing_revision r ON r.id = l.live_revision_id
         JOIN category c ON c.code = l.category_code
@@ -36,6 +36,7 @@ _SCAN_SQL = text(
                round((live.price - b.price) / b.price * 100, 2) AS deviation
         FROM live
         JOIN market_baseline b ON b.brand_norm = live.brand AND b.model_norm = live.model_norm
+         AND b.policy_key = live.policy_key
         WHERE b.computed_at >= CAST(:fresh_since AS timestamptz) AND b.price > 0
     ), opened AS (
         INSERT INTO price_violation (

@@ -62,6 +62,7 @@ class CategoryOut(msgspec.Struct):
     environmental_label_preferred: bool
     usual_units: list[str]
     price_tolerance_pct: Decimal
+    price_policy: dict[str, Any] | None = None
 
 
 class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +75,9 @@ class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
     usual_units: list[str] = []
     min_image_side_px: int | None = None
     price_tolerance_pct: Decimal = Decimal("0")
+    # The baseline policy: sources, self_operated_only, aggregate (min/mean/median),
+    # freshness_days, min_observations. None: the default (self-operated, 30 days, min).
+    price_policy: dict[str, Any] | None = None
     listable: bool = True
 
 
@@ -101,6 +105,7 @@ def _category_out(c: Category) -> CategoryOut:
         environmental_label_preferred=c.environmental_label_preferred,
         usual_units=list(c.usual_units),
         price_tolerance_pct=c.price_tolerance_pct,
+        price_policy=c.price_policy,
     )
 
 

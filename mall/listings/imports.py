@@ -143,7 +143,8 @@ async def run(
             return job
         job.status = "running"
         supplier = await supplier_facts(session, job.supplier_id)
-        spec = categories.to_spec(await categories.get(session, job.category_code or ""))
+        category = await categories.get(session, job.category_code or "")
+        spec, policy_key = categories.to_spec(category), category.price_policy_key
         ruleset = await review.active_ruleset(session)
         start_at, fmt, digest, supplier_id = (
             job.rows_done,
@@ -165,7 +166,9 @@ async def run(
                 valid.append(content)
         async with session_maker() as session, session.begin():
             outcomes, ids = (
-                await bulk.store_batch(session, supplier_id, spec, valid, supplier, ruleset)
+                await bulk.store_batch(
+                    session, supplier_id, spec, valid, supplier, ruleset, policy_key
+                )
                 if valid
                 else (Counter(), [])
             )

@@ -82,7 +82,7 @@ _STATS_SQL = text(
     """
     WITH live AS (
         SELECT l.id, l.category_code, r.price, coalesce(ba.canonical, r.brand_norm) AS brand,
-               r.model_norm, c.price_tolerance_pct AS tolerance
+               r.model_norm, c.price_tolerance_pct AS tolerance, c.price_policy_key AS policy_key
         FROM listing l
         JOIN listing_revision r ON r.id = l.live_revision_id
         JOIN category c ON c.code = l.category_code
@@ -92,6 +92,7 @@ _STATS_SQL = text(
         SELECT live.*, round((live.price - b.price) / b.price * 100, 2) AS deviation
         FROM live
         JOIN market_baseline b ON b.brand_norm = live.brand AND b.model_norm = live.model_norm
+         AND b.policy_key = live.policy_key
         WHERE b.computed_at >= :fresh_since AND b.price > 0
     )
     SELECT live.category_code,

@@ -143,3 +143,59 @@ async def test_review_compares_with_the_baseline_across_brand_aliases(
     assert (
         above and "baseline=22.00" in above[0]["evidence"]
     )  # the lowest self-operated price, via deli = 得力
+
+
+async def test_a_category_can_average_instead_of_taking_the_lowest(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    code = f"A0901{uuid.uuid4().int % 10**6:06d}"
+    category = {
+        "name_zh": "测试复印纸（均价）",
+        "name_en": "Test paper (mean price)",
+        "parent_code": "A09",
+        "attributes": [
+            {"name": "幅面", "type": "enum", "required": True, "allowed_values": ["A4", "A3"]}
+        ],
+        "usual_units": ["包"],
+        "price_tolerance_pct": "3",
+        "price_policy": {"aggregate": "mean", "sources": ["ecommerce"], "freshness_days": 30},
+    }
+    bad = await client.put(
+        f"/api/v1/categories/{code}",
+        json=category | {"price_policy": {"aggregate": "max"}},
+        headers=operator,
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "price_policy"
+    created = await client.put(f"/api/v1/categories/{code}", json=category, headers=operator)
+    assert created.status_code == 200, created.text
+    model = f"M-{uuid.uuid4().hex[:5]}"
+    await client.post(
+        IMPORT,
+        json={
+            "observations": [
+                observation(model, "22.00", "JD"),
+                observation(model, "26.00", "Suning"),
+            ]
+        },
+        headers=operator,
+    )
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    body = {
+        "category_code": code,
+        "brand": "得力",
+        "model": model,
+        "title": f"得力 {model} A4 复印纸 70g 500张/包",
+        "price": "25.00",
+        "unit": "包",
+        "attributes": {"幅面": "A4"},
+        "submit": True,
+    }
+    listing = (await client.post("/api/v1/listings/", json=body, headers=headers)).json()
+    async with session_maker() as session, session.begin():
+        await flow.review_revision(session, settings, uuid.UUID(listing["revision"]["id"]))
+    findings = (
+        await client.get(f"/api/v1/listings/{listing['id']}/review", headers=headers)
+    ).json()["findings"]
+    [above] = [f for f in findings if f["rule_id"] == "PRICE.ABOVE_MARKET"]
+    assert "baseline=24.00" in above["evidence"] and "deviation=4.17%" in above["evidence"]
