@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -330,3 +331,47 @@ async def test_objection_history_and_statistics(
     assert paper_stats["matched_share"] == round(
         100 * paper_stats["matched"] / paper_stats["live_listings"], 2
     )
+
+
+async def test_scans_racing_with_price_edits_end_consistent(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    """Edits that lower prices while scans run: afterwards every open violation is
+    a listing still above its baseline, and no listing has two."""
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    operator = signed_in[OrgKind.OPERATOR]
+    listings = []
+    for i in range(6):
+        model = f"R{uuid.uuid4().hex[:6]}"
+        listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
+        async with session_maker() as session, session.begin():
+            row = await session.get(Listing, uuid.UUID(listing["id"]))
+            row.live_revision_id, row.status = row.current_revision_id, "approved"
+        await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
+        listings.append((listing, i % 2 == 0))  # every other one gets fixed
+
+    async def lower(listing: dict) -> None:
+        async with session_maker() as session, session.begin():
+            revision = await session.get(ListingRevision, uuid.UUID(listing["revision"]["id"]))
+            revision.price = Decimal("23.00")
+        await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
+
+    await asyncio.gather(
+        _scan(session_maker, settings),
+        _scan(session_maker, settings),
+        *(lower(listing) for listing, fix in listings if fix),
+    )
+    await _scan(session_maker, settings)
+    async with session_maker() as session:
+        for listing, fixed in listings:
+            rows = (
+                await session.scalars(
+                    select(PriceViolation).where(
+                        PriceViolation.listing_id == uuid.UUID(listing["id"]),
+                        PriceViolation.status == "open",
+                    )
+                )
+            ).all()
+            assert len(rows) == (0 if fixed else 1), (listing["id"], fixed, rows)
