@@ -83,8 +83,15 @@ class ScanResult:
 async def scan(
     session: AsyncSession, now: dt.datetime, listing_id: uuid.UUID | None = None
 ) -> ScanResult:
-    """Compare live listings (all, or one) with their baselines; open and resolve violations."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
+    """Compare live listings (all, or one) with their baselines; open and resolve violations.
+
+    Full scans take a lock, so two never run at once. A one-listing check does
+    not wait for it (it runs inside a listing write, which must not wait for a
+    full scan); the unique index on open violations and row locks keep the two
+    consistent.
+    """
+    if listing_id is None:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
     row = (
         await session.execute(
             _SCAN_SQL,
