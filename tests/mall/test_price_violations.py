@@ -58,6 +58,14 @@ async def _live_listing(client, session_maker, settings, headers, model: str, pr
     return listing
 
 
+async def _put_on_sale(session_maker, listing: dict) -> None:
+    """Paper listings without images are rejected; put one on sale as an operator would."""
+    async with session_maker() as session, session.begin():
+        row = await session.get(Listing, uuid.UUID(listing["id"]))
+        row.live_revision_id, row.status = row.current_revision_id, "approved"
+        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+
+
 async def _scan(session_maker, settings, scan_id=None, listing_id=None):
     async with session_maker() as session, session.begin():
         return await monitor.run(session, settings, scan_id=scan_id, listing_id=listing_id)
@@ -72,13 +80,7 @@ async def test_violation_lifecycle(
     headers = await login(supplier)
     model = f"V{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "26.00")
-    async with (
-        session_maker() as session,
-        session.begin(),
-    ):  # put it on sale (as the manual queue would)
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
-        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+    await _put_on_sale(session_maker, listing)
 
     operator = signed_in[OrgKind.OPERATOR]
     result = (
@@ -191,9 +193,7 @@ async def test_unremedied_violation_is_delisted_at_the_deadline(
     headers = await login(await make_account(OrgKind.SUPPLIER))
     model = f"U{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
-    async with session_maker() as session, session.begin():
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
+    await _put_on_sale(session_maker, listing)
     await client.post(
         IMPORT, json={"observations": [seen(model, "24.00")]}, headers=signed_in[OrgKind.OPERATOR]
     )
@@ -254,9 +254,7 @@ async def test_objection_history_and_statistics(
     headers = await login(await make_account(OrgKind.SUPPLIER))
     model = f"O{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "28.00")
-    async with session_maker() as session, session.begin():
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
+    await _put_on_sale(session_maker, listing)
     operator = signed_in[OrgKind.OPERATOR]
     await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
     await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
@@ -346,9 +344,7 @@ async def test_scans_racing_with_price_edits_end_consistent(
     for i in range(6):
         model = f"R{uuid.uuid4().hex[:6]}"
         listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
-        async with session_maker() as session, session.begin():
-            row = await session.get(Listing, uuid.UUID(listing["id"]))
-            row.live_revision_id, row.status = row.current_revision_id, "approved"
+        await _put_on_sale(session_maker, listing)
         await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
         listings.append((listing, i % 2 == 0))  # every other one gets fixed
 
