@@ -26,6 +26,7 @@ from mall.suppliers.models import (
 from pricing_monitor.models import (
     BrandAlias,
     MarketBaseline,
+    MarketBaselineChange,
     PriceObservation,
     PriceScan,
     PriceViolation,
@@ -45,6 +46,7 @@ __all__ = [
     "ListingImage",
     "ListingRevision",
     "MarketBaseline",
+    "MarketBaselineChange",
     "Notification",
     "OperatorCase",
     "Organisation",

@@ -114,3 +114,19 @@ class PriceScan(UUIDv7AuditBase):
     finished_at: Mapped[dt.datetime | None] = mapped_column(
         DateTimeUTC(timezone=True), default=None
     )
+
+
+class MarketBaselineChange(UUIDv7AuditBase):
+    """Every value a stored baseline has taken: the baseline's history."""
+
+    __tablename__ = "market_baseline_change"
+    __table_args__ = (
+        Index("ix_market_baseline_change_identity", "brand_norm", "model_norm", "computed_at"),
+    )
+
+    brand_norm: Mapped[str] = mapped_column(String(100))
+    model_norm: Mapped[str] = mapped_column(String(100))
+    policy_key: Mapped[str] = mapped_column(String(16))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    observations: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -17,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from pricing_monitor.identity import BrandAliases, normalise_model
-from pricing_monitor.models import BrandAlias, MarketBaseline, PriceObservation
+from pricing_monitor.models import (
+    BrandAlias,
+    MarketBaseline,
+    MarketBaselineChange,
+    PriceObservation,
+)
 from pricing_monitor.policy import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_KEY,
@@ -62,6 +68,20 @@ async def canonical_brands(session: AsyncSession, brands: Iterable[str]) -> dict
 async def load_aliases(session: AsyncSession) -> BrandAliases:
     rows = (await session.execute(select(BrandAlias.alias, BrandAlias.canonical))).all()
     return BrandAliases({alias: canonical for alias, canonical in rows})
+
+
+def rows_from_json_lines(content: str) -> list[dict[str, Any]]:
+    """One JSON object per line; a line that is not one becomes an empty (invalid) row."""
+    rows: list[dict[str, Any]] = []
+    for line in content.splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = {}
+        rows.append(value if isinstance(value, dict) else {})
+    return rows
 
 
 def rows_from_csv(text: str) -> list[dict[str, Any]]:
@@ -271,3 +291,27 @@ async def _upsert_baseline(
         },
     )
     await session.execute(stmt)
+    # The baseline's history: a row whenever its value changes.
+    last = (
+        await session.execute(
+            select(MarketBaselineChange.price)
+            .where(
+                MarketBaselineChange.brand_norm == brand,
+                MarketBaselineChange.model_norm == model,
+                MarketBaselineChange.policy_key == key,
+            )
+            .order_by(MarketBaselineChange.computed_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if last != baseline.price:
+        session.add(
+            MarketBaselineChange(
+                brand_norm=brand,
+                model_norm=model,
+                policy_key=key,
+                price=baseline.price,
+                observations=len(baseline.used),
+                computed_at=now,
+            )
+        )

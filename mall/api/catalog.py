@@ -454,7 +454,11 @@ class ListingController(Controller):
     ) -> PriceHistoryOut:
         listing = await _visible_listing(db_session, request, listing_id)
         found = await history.price_history(db_session, listing)
-        return PriceHistoryOut(listing_prices=found["listing_prices"], market=found["market"])
+        return PriceHistoryOut(
+            listing_prices=found["listing_prices"],
+            market=found["market"],
+            baseline=found["baseline"],
+        )
 
     @get(
         "/{listing_id:uuid}/review",
@@ -535,6 +539,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class PriceHistoryOut(msgspec.Struct):
     listing_prices: list[dict[str, Any]]
     market: list[dict[str, Any]]
+    baseline: list[dict[str, Any]]
 
 
 class ListingImportController(Controller):

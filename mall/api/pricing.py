@@ -102,7 +102,10 @@ class PricingController(Controller):
     )
     async def import_observations(self, request: Request, db_session: DbSession) -> ImportOut:
         body = await request.body()
-        if request.headers.get("content-type", "").startswith("text/csv"):
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-ndjson", "application/jsonl")):
+            rows = observations.rows_from_json_lines(body.decode("utf-8", errors="replace"))
+        elif content_type.startswith("text/csv"):
             try:
                 rows = observations.rows_from_csv(body.decode("utf-8"))
             except UnicodeDecodeError:

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing, ListingRevision
-from pricing_monitor.models import PriceObservation
+from pricing_monitor.models import MarketBaselineChange, PriceObservation
 from pricing_monitor.observations import canonical_brands
 
 HISTORY_DAYS = 365
@@ -64,7 +64,29 @@ async def price_history(session: AsyncSession, listing: Listing) -> dict[str, An
             }
             for o in rows
         ]
-    return {"listing_prices": listing_prices, "market": market}
+        changes = (
+            await session.scalars(
+                select(MarketBaselineChange)
+                .where(
+                    MarketBaselineChange.brand_norm == brand,
+                    MarketBaselineChange.model_norm == latest.model_norm,
+                    MarketBaselineChange.computed_at >= since,
+                )
+                .order_by(MarketBaselineChange.computed_at)
+            )
+        ).all()
+        baseline = [
+            {
+                "computed_at": c.computed_at,
+                "policy_key": c.policy_key,
+                "price": c.price,
+                "observations": c.observations,
+            }
+            for c in changes
+        ]
+    else:
+        baseline = []
+    return {"listing_prices": listing_prices, "market": market, "baseline": baseline}
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,6 +318,7 @@ async def test_objection_history_and_statistics(
     ).json()
     assert [p["price"] for p in history["listing_prices"]] == ["28.00"]
     assert [m["price"] for m in history["market"]] == ["24.00"]
+    assert [b["price"] for b in history["baseline"] if b["policy_key"] == "default"] == ["24.00"]
     assert (
         await client.get(f"/api/v1/listings/{listing['id']}/price-history", headers=other)
     ).status_code == 404

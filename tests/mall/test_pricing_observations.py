@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from sqlalchemy import select
@@ -199,3 +200,23 @@ async def test_a_category_can_average_instead_of_taking_the_lowest(
     ).json()["findings"]
     [above] = [f for f in findings if f["rule_id"] == "PRICE.ABOVE_MARKET"]
     assert "baseline=24.00" in above["evidence"] and "deviation=4.17%" in above["evidence"]
+
+
+async def test_json_lines_import(client, signed_in) -> None:
+    model = f"J{uuid.uuid4().hex[:5]}"
+    lines = "\n".join(
+        [
+            json.dumps(observation(model, "9.90", "JD")),
+            "not json",
+            json.dumps(observation(model, "x", "Tmall")),
+        ]
+    )
+    result = (
+        await client.post(
+            IMPORT,
+            content=lines.encode(),
+            headers={**signed_in[OrgKind.OPERATOR], "content-type": "application/x-ndjson"},
+        )
+    ).json()
+    assert (result["accepted"], result["rejected"]) == (1, 2)
+    assert {e["row"] for e in result["errors"]} == {2, 3}
