@@ -49,14 +49,16 @@ _SCAN_SQL = text(
         ON CONFLICT (listing_id) WHERE status = 'open' DO NOTHING
         RETURNING id, listing_id, supplier_id, deviation_pct
     ), resolved AS (
+        -- Driven by the open violations (few), not by every live listing.
         UPDATE price_violation v
         SET status = 'resolved', resolved_at = :now, updated_at = :now,
             resolution = CASE WHEN a.listing_id IS NULL THEN 'no_longer_compared'
                               WHEN a.price < v.listing_price THEN 'price_lowered'
                               ELSE 'baseline_moved' END
-        FROM live
-        LEFT JOIN assessed a ON a.listing_id = live.listing_id
-        WHERE v.status = 'open' AND v.listing_id = live.listing_id
+        FROM price_violation o
+        LEFT JOIN assessed a ON a.listing_id = o.listing_id
+        WHERE v.id = o.id AND o.status = 'open'
+          AND (CAST(:listing AS uuid) IS NULL OR o.listing_id = CAST(:listing AS uuid))
           AND (a.listing_id IS NULL OR a.deviation <= a.tolerance)
         RETURNING v.id
     )
