@@ -1,4 +1,8 @@
-"""The price scan: every live listing against its baseline in one set-based pass.
+"""The price scan: every live listing against its baseline, set-based.
+
+A full scan assesses every live listing into a temporary table (a read that
+PostgreSQL may run in parallel), then opens and resolves violations from it
+in one statement; a one-listing check does both in a single statement.
 
 The comparison in SQL is the assessment's (``pricing_monitor.assess``): the
 deviation from the baseline in percent, rounded to 2 places, above the
@@ -19,7 +23,68 @@ from pricing_monitor.policy import DEFAULT_POLICY
 # A fixed key for pg_advisory_xact_lock: two scans never run at once.
 SCAN_LOCK_KEY = int.from_bytes(b"mallscan", "big") - 2**63
 
+# Step 1: assess every live listing in scope into a temporary table. A plain
+# CREATE TABLE ... AS SELECT may use parallel workers; a statement that also
+# writes (a data-modifying CTE) may not.
+_ASSESS_SQL = text(
+    """
+    CREATE TEMP TABLE scan_assessed ON COMMIT DROP AS
+    SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price, b.price AS baseline,
+           b.source AS baseline_source, c.price_tolerance_pct AS tolerance,
+           round((r.price - b.price) / b.price * 100, 2) AS deviation
+    FROM listing l
+    JOIN listing_revision r ON r.id = l.live_revision_id
+    JOIN category c ON c.code = l.category_code
+    LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
+    JOIN market_baseline b ON b.brand_norm = coalesce(ba.canonical, r.brand_norm)
+         AND b.model_norm = r.model_norm AND b.policy_key = c.price_policy_key
+    WHERE l.delisted_at IS NULL
+      AND (CAST(:listing AS uuid) IS NULL OR l.id = CAST(:listing AS uuid))
+      AND b.computed_at >= CAST(:fresh_since AS timestamptz) AND b.price > 0
+    """
+)
+_COUNT_LIVE_SQL = text(
+    "SELECT count(*) FROM listing l WHERE l.live_revision_id IS NOT NULL AND l.delisted_at IS NULL"
+    " AND (CAST(:listing AS uuid) IS NULL OR l.id = CAST(:listing AS uuid))"
+)
+# Step 2: open violations for the listings above their baseline, resolve the rest.
 _SCAN_SQL = text(
+    """
+    WITH opened AS (
+        INSERT INTO price_violation (
+            id, listing_id, supplier_id, revision_id, status, listing_price, baseline_price,
+            deviation_pct, tolerance_pct, baseline_source, opened_at, created_at, updated_at)
+        SELECT gen_random_uuid(), listing_id, supplier_id, revision_id, 'open', price, baseline,
+               deviation, tolerance, coalesce(baseline_source, ''), :now, :now, :now
+        FROM scan_assessed
+        WHERE deviation > tolerance
+        ON CONFLICT (listing_id) WHERE status = 'open' DO NOTHING
+        RETURNING id, listing_id, supplier_id
+    ), resolved AS (
+        -- Driven by the open violations (few), not by every live listing.
+        UPDATE price_violation v
+        SET status = 'resolved', resolved_at = :now, updated_at = :now,
+            resolution = CASE WHEN a.listing_id IS NULL THEN 'no_longer_compared'
+                              WHEN a.price < v.listing_price THEN 'price_lowered'
+                              ELSE 'baseline_moved' END
+        FROM price_violation o
+        LEFT JOIN scan_assessed a ON a.listing_id = o.listing_id
+        WHERE v.id = o.id AND o.status = 'open'
+          AND (CAST(:listing AS uuid) IS NULL OR o.listing_id = CAST(:listing AS uuid))
+          AND (a.listing_id IS NULL OR a.deviation <= a.tolerance)
+        RETURNING v.id
+    )
+    SELECT (SELECT count(*) FROM scan_assessed) AS matched,
+           (SELECT coalesce(array_agg(ARRAY[CAST(id AS text), CAST(listing_id AS text),
+                                            CAST(supplier_id AS text)]), '{}')
+            FROM opened) AS opened,
+           (SELECT coalesce(array_agg(CAST(id AS text)), '{}') FROM resolved) AS resolved
+    """
+)
+
+
+# A one-listing check: one statement, no temporary table (it runs inside listing writes).
+_SCAN_ONE_SQL = text(
     """
     WITH live AS (
         SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price,
@@ -94,18 +159,28 @@ async def scan(
     """
     if listing_id is None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
-    row = (
-        await session.execute(
-            _SCAN_SQL,
-            {
-                "now": now,
-                "fresh_since": now - dt.timedelta(days=DEFAULT_POLICY.freshness_days),
-                "listing": str(listing_id) if listing_id else None,
-            },
+    params = {
+        "now": now,
+        "fresh_since": now - dt.timedelta(days=DEFAULT_POLICY.freshness_days),
+        "listing": str(listing_id) if listing_id else None,
+    }
+    if listing_id is not None:
+        row = (await session.execute(_SCAN_ONE_SQL, params)).one()
+        return ScanResult(
+            scanned=int(row.scanned),
+            matched=int(row.matched),
+            opened=[
+                (uuid.UUID(v), uuid.UUID(lst), uuid.UUID(sup)) for v, lst, sup in (row.opened or [])
+            ],
+            resolved=[uuid.UUID(v) for v in (row.resolved or [])],
         )
-    ).one()
+    await session.execute(text("DROP TABLE IF EXISTS scan_assessed"))
+    await session.execute(_ASSESS_SQL, params)
+    scanned = (await session.execute(_COUNT_LIVE_SQL, params)).scalar_one()
+    row = (await session.execute(_SCAN_SQL, params)).one()
+    await session.execute(text("DROP TABLE scan_assessed"))
     return ScanResult(
-        scanned=int(row.scanned),
+        scanned=int(scanned),
         matched=int(row.matched),
         opened=[
             (uuid.UUID(v), uuid.UUID(lst), uuid.UUID(sup)) for v, lst, sup in (row.opened or [])
