@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import categories
 from catalog.models import Listing, ListingImage, ListingRevision, ReviewDecision, StoredRuleset
-from pricing_monitor import Baseline, BaselinePolicy, assess
+from pricing_monitor import DEFAULT_POLICY, Baseline, BaselinePolicy, assess
 from pricing_monitor.models import MarketBaseline
 from pricing_monitor.observations import canonical_brands
 from review_rules import (
@@ -33,8 +33,6 @@ from review_rules import (
     Ruleset,
     SupplierFacts,
 )
-
-BASELINE_FRESH_DAYS = 30
 
 
 async def active_ruleset(session: AsyncSession) -> Ruleset:
@@ -109,7 +107,7 @@ def market_assessment(
     """The price monitor's assessment of a price against a stored baseline, as review facts."""
     if stored is None:
         baseline = Baseline(None, "none")
-    elif stored.computed_at < now - dt.timedelta(days=BASELINE_FRESH_DAYS):
+    elif stored.computed_at < now - dt.timedelta(days=DEFAULT_POLICY.freshness_days):
         baseline = Baseline(None, "stale")
     else:
         baseline = Baseline(stored.price, "ok")

@@ -8,21 +8,24 @@ beyond that: what does not match is reported as unmatched.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-_MODEL_DROP = re.compile(r"[\s\-_/·.()（）\[\]【】]+")
+# The listing side (catalog) folds with the same functions: one definition.
+from review_rules.text import normalise, normalise_model
+
+__all__ = [
+    "NO_ALIASES",
+    "BrandAliases",
+    "ProductIdentity",
+    "identity_of",
+    "normalise_model",
+    "same_product",
+]
 
 
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower().strip()
-
-
-def normalise_model(model: str) -> str:
-    """``HP LaserJet Pro M404dn``, ``M404 dn``, ``m404-dn`` → ``…m404dn``."""
-    return _MODEL_DROP.sub("", _fold(model))
+    return normalise(text).strip()
 
 
 @dataclass(frozen=True)

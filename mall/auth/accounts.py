@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +14,8 @@ from mall import audit
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User, supplier_category
 from mall.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from mall.auth.service import normalise_email
+from mall.calendar.core import SHANGHAI
 from mall.errors import ConflictError, InvalidError
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def get_or_create_organisation(

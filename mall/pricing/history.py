@@ -11,6 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing, ListingRevision
+from mall.suppliers.stats import share
+from pricing_monitor import DEFAULT_POLICY
 from pricing_monitor.models import MarketBaselineChange, PriceObservation
 from pricing_monitor.observations import canonical_brands
 
@@ -131,24 +133,20 @@ _STATS_SQL = text(
 )
 
 
-def _share(part: int, whole: int) -> float:
-    return round(100 * part / whole, 2) if whole else 0.0
-
-
-async def category_stats(session: AsyncSession, fresh_days: int = 30) -> list[CategoryPriceStats]:
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=fresh_days)
+async def category_stats(session: AsyncSession) -> list[CategoryPriceStats]:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
     rows = (await session.execute(_STATS_SQL, {"fresh_since": since})).all()
     return [
         CategoryPriceStats(
             category_code=r.category_code,
             live_listings=r.live_listings,
             matched=r.matched,
-            matched_share=_share(r.matched, r.live_listings),
+            matched_share=share(r.matched, r.live_listings),
             open_violations=r.open_violations,
             median_deviation_pct=Decimal(str(round(r.median_deviation, 2)))
             if r.median_deviation is not None
             else None,
-            above_market_share=_share(r.above, r.matched),
+            above_market_share=share(r.above, r.matched),
         )
         for r in rows
     ]

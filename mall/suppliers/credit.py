@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
-from mall.auth.accounts import SHANGHAI
 from mall.auth.models import Organisation, OrgKind, OrgStatus
 from mall.auth.principal import Principal
+from mall.calendar.core import SHANGHAI
 from mall.errors import InvalidError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.service import notify

@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
-from mall.auth.accounts import SHANGHAI
 from mall.auth.models import Organisation
 from mall.auth.principal import Principal
+from mall.calendar.core import SHANGHAI
 from mall.errors import InvalidError, NotFoundError
 from mall.notifications.service import notify
 from mall.storage import FileStore

@@ -19,11 +19,10 @@ from sqlalchemy import String, and_, cast, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
-from mall.auth.accounts import SHANGHAI
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User, supplier_category
 from mall.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from mall.auth.principal import Principal
-from mall.calendar.core import WorkCalendar
+from mall.calendar.core import SHANGHAI, WorkCalendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.notifications.service import notify
 from mall.settings import Settings
