@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog import categories
 from catalog.errors import CatalogConflict, CatalogInvalid, CatalogNotFound
 from catalog.models import Listing, ListingRevision
-from review_rules import attribute_problem, normalise_model
+from review_rules import CategorySpec, attribute_problem, normalise_model
 from review_rules.text import normalise
 
 CONTENT_FIELDS = (
@@ -44,7 +44,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def check_content(category_spec: Any, data: dict[str, Any]) -> None:
+def check_content(category_spec: CategorySpec, data: dict[str, Any]) -> None:
     errors = []
     price = data.get("price")
     if price is not None:
