@@ -125,21 +125,38 @@ def market_assessment(
 async def stored_baseline(
     session: AsyncSession, revision: ListingRevision, policy_key: str = "default"
 ) -> MarketBaseline | None:
-    """The stored baseline of the listing's product: by GTIN, or by canonical brand and model."""
+    """The stored baseline of the listing's product, by the scan's identity rule.
+
+    The GTIN decides when the listing and a baseline both have one; otherwise
+    the canonical brand and the normalised model must both agree.
+    """
     brand = (await canonical_brands(session, [revision.brand_norm]))[revision.brand_norm]
     conditions = [
         and_(MarketBaseline.brand_norm == brand, MarketBaseline.model_norm == revision.model_norm)
     ]
     if revision.gtin:
         conditions.append(MarketBaseline.gtin == revision.gtin)
-    return (
+    candidates = (
         await session.scalars(
             select(MarketBaseline)
             .where(or_(*conditions), MarketBaseline.policy_key == policy_key)
             .order_by(MarketBaseline.computed_at.desc())
-            .limit(1)
         )
-    ).one_or_none()
+    ).all()
+    if revision.gtin:
+        by_gtin = [b for b in candidates if b.gtin == revision.gtin]
+        if by_gtin:
+            return by_gtin[0]
+    return next(
+        (
+            b
+            for b in candidates
+            if b.brand_norm == brand
+            and b.model_norm == revision.model_norm
+            and not (revision.gtin and b.gtin and b.gtin != revision.gtin)
+        ),
+        None,
+    )
 
 
 async def duplicates(

@@ -104,7 +104,7 @@ class PriceScan(UUIDv7AuditBase):
 
     __tablename__ = "price_scan"
 
-    trigger: Mapped[str] = mapped_column(String(16))  # manual | import | cron
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | import | cron | policy_change
     status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | running | done
     scanned: Mapped[int] = mapped_column(Integer, default=0)
     matched: Mapped[int] = mapped_column(Integer, default=0)

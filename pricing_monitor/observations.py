@@ -199,44 +199,91 @@ async def store(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     return len(result.scalars().all())
 
 
+# A product known by its GTIN alone (an observation with no brand and model) is
+# kept under this model key with an empty brand; the scan finds it by GTIN.
+GTIN_KEY = "gtin:"
+
+
+def identity_key(row: dict[str, Any]) -> tuple[str, str] | None:
+    """The identity an observation row counts for: brand and model, else its GTIN."""
+    if row.get("brand_norm") and row.get("model_norm"):
+        return (row["brand_norm"], row["model_norm"])
+    if row.get("gtin"):
+        return ("", GTIN_KEY + row["gtin"])
+    return None
+
+
+def _observation_filter(brand: str, model: str) -> Any:
+    if not brand and model.startswith(GTIN_KEY):
+        return PriceObservation.gtin == model.removeprefix(GTIN_KEY)
+    return and_(PriceObservation.brand_norm == brand, PriceObservation.model_norm == model)
+
+
 async def recompute_baselines(
     session: AsyncSession,
     identities: set[tuple[str, str]],
     now: dt.datetime,
     policy: BaselinePolicy = DEFAULT_POLICY,
+    *,
+    only: dict[str, BaselinePolicy] | None = None,
 ) -> int:
-    """Recompute the stored baseline of each (brand, model) identity; returns how many changed."""
+    """Recompute the stored baselines of each identity (see ``identity_key``).
+
+    Every policy in use is computed, or only the ``only`` ones. Returns how
+    many baselines were written.
+    """
     if not identities:
         return 0
-    rows = (
-        await session.scalars(
-            select(PriceObservation).where(
-                or_(
-                    *(
-                        and_(PriceObservation.brand_norm == b, PriceObservation.model_norm == m)
-                        for b, m in identities
-                    )
-                )
+    policies = only if only is not None else await policies_in_use(session, policy)
+    changed = 0
+    ordered = sorted(identities)
+    for start in range(0, len(ordered), 200):
+        chunk = ordered[start : start + 200]
+        rows = (
+            await session.scalars(
+                select(PriceObservation).where(or_(*(_observation_filter(b, m) for b, m in chunk)))
+            )
+        ).all()
+        for brand, model in chunk:
+            if not brand and model.startswith(GTIN_KEY):
+                gtin = model.removeprefix(GTIN_KEY)
+                found = [o for o in rows if o.gtin == gtin]
+            else:
+                found = [o for o in rows if o.brand_norm == brand and o.model_norm == model]
+                gtin = next((o.gtin for o in found if o.gtin), None)
+            if not found:
+                continue
+            seen = [
+                Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
+                for o in found
+            ]
+            for key, each in policies.items():
+                baseline = compute_baseline(seen, each, now)
+                if baseline.price is not None:
+                    await _upsert_baseline(session, brand, model, gtin, baseline, key, now)
+                    changed += 1
+    return changed
+
+
+async def all_identities(session: AsyncSession) -> set[tuple[str, str]]:
+    """Every identity observed: brand and model pairs, and GTIN-only products."""
+    pairs = (
+        await session.execute(
+            text(
+                "SELECT DISTINCT brand_norm, model_norm FROM price_observation"
+                " WHERE brand_norm <> '' AND model_norm <> ''"
             )
         )
     ).all()
-    by_identity: dict[tuple[str, str], list[PriceObservation]] = {}
-    for row in rows:
-        by_identity.setdefault((row.brand_norm, row.model_norm), []).append(row)
-    policies = await policies_in_use(session, policy)
-    changed = 0
-    for (brand, model), found in by_identity.items():
-        seen = [
-            Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
-            for o in found
-        ]
-        gtin = next((o.gtin for o in found if o.gtin), None)
-        for key, each in policies.items():
-            baseline = compute_baseline(seen, each, now)
-            if baseline.price is not None:
-                await _upsert_baseline(session, brand, model, gtin, baseline, key, now)
-                changed += 1
-    return changed
+    gtins = (
+        await session.execute(
+            text(
+                "SELECT DISTINCT gtin FROM price_observation"
+                " WHERE gtin IS NOT NULL AND (brand_norm = '' OR model_norm = '')"
+            )
+        )
+    ).all()
+    return {(b, m) for b, m in pairs} | {("", GTIN_KEY + g) for (g,) in gtins}
 
 
 async def policies_in_use(

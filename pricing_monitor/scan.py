@@ -23,25 +23,47 @@ from pricing_monitor.policy import DEFAULT_POLICY
 # A fixed key for pg_advisory_xact_lock: two scans never run at once.
 SCAN_LOCK_KEY = int.from_bytes(b"mallscan", "big") - 2**63
 
-# Step 1: assess every live listing in scope into a temporary table. A plain
-# CREATE TABLE ... AS SELECT may use parallel workers; a statement that also
-# writes (a data-modifying CTE) may not.
-_ASSESS_SQL = text(
-    """
-    CREATE TEMP TABLE scan_assessed ON COMMIT DROP AS
-    SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price, b.price AS baseline,
-           b.source AS baseline_source, c.price_tolerance_pct AS tolerance,
-           round((r.price - b.price) / b.price * 100, 2) AS deviation
+# How a live listing finds its baseline, the rule of ``pricing_monitor.identity``:
+# the GTIN decides when the listing and a baseline both have one; otherwise the
+# canonical brand (aliases applied) and the normalised model must both agree.
+# Every price query (scan, one-listing check, statistics, unmatched report)
+# selects from this, so they cannot disagree.
+LIVE_WITH_BASELINE = """
+    SELECT l.id AS listing_id, l.supplier_id, l.category_code, r.id AS revision_id, r.price,
+           r.brand, r.model, r.gtin, c.price_tolerance_pct AS tolerance,
+           c.price_policy_key AS policy_key,
+           coalesce(bg.price, bm.price) AS baseline,
+           coalesce(bg.source, bm.source) AS baseline_source
     FROM listing l
     JOIN listing_revision r ON r.id = l.live_revision_id
     JOIN category c ON c.code = l.category_code
     LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
-    JOIN market_baseline b ON b.brand_norm = coalesce(ba.canonical, r.brand_norm)
-         AND b.model_norm = r.model_norm AND b.policy_key = c.price_policy_key
+    LEFT JOIN (
+        SELECT DISTINCT ON (gtin, policy_key) gtin, policy_key, price, source
+        FROM market_baseline
+        WHERE gtin IS NOT NULL AND computed_at >= CAST(:fresh_since AS timestamptz) AND price > 0
+        ORDER BY gtin, policy_key, computed_at DESC
+    ) bg ON bg.gtin = r.gtin AND bg.policy_key = c.price_policy_key
+    LEFT JOIN market_baseline bm ON bg.gtin IS NULL
+         AND bm.brand_norm = coalesce(ba.canonical, r.brand_norm) AND bm.model_norm = r.model_norm
+         AND bm.policy_key = c.price_policy_key
+         AND bm.computed_at >= CAST(:fresh_since AS timestamptz) AND bm.price > 0
+         AND (r.gtin IS NULL OR bm.gtin IS NULL OR bm.gtin = r.gtin)
     WHERE l.delisted_at IS NULL
       AND (CAST(:listing AS uuid) IS NULL OR l.id = CAST(:listing AS uuid))
-      AND b.computed_at >= CAST(:fresh_since AS timestamptz) AND b.price > 0
-    """
+"""
+
+# Step 1: assess every live listing in scope into a temporary table. A plain
+# CREATE TABLE ... AS SELECT may use parallel workers; a statement that also
+# writes (a data-modifying CTE) may not.
+_ASSESS_SQL = text(
+    f"""
+    CREATE TEMP TABLE scan_assessed ON COMMIT DROP AS
+    SELECT listing_id, supplier_id, revision_id, price, baseline, baseline_source, tolerance,
+           round((price - baseline) / baseline * 100, 2) AS deviation
+    FROM ({LIVE_WITH_BASELINE}) live
+    WHERE baseline IS NOT NULL
+    """  # noqa: S608 -- LIVE_WITH_BASELINE is a constant, no input
 )
 _COUNT_LIVE_SQL = text(
     "SELECT count(*) FROM listing l WHERE l.live_revision_id IS NOT NULL AND l.delisted_at IS NULL"
@@ -85,24 +107,12 @@ _SCAN_SQL = text(
 
 # A one-listing check: one statement, no temporary table (it runs inside listing writes).
 _SCAN_ONE_SQL = text(
-    """
-    WITH live AS (
-        SELECT l.id AS listing_id, l.supplier_id, r.id AS revision_id, r.price,
-               coalesce(ba.canonical, r.brand_norm) AS brand, r.model_norm,
-               c.price_tolerance_pct AS tolerance, c.price_policy_key AS policy_key
-        FROM listing l
-        JOIN listing_revision r ON r.id = l.live_revision_id
-        JOIN category c ON c.code = l.category_code
-        LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
-        WHERE l.delisted_at IS NULL
-          AND (CAST(:listing AS uuid) IS NULL OR l.id = CAST(:listing AS uuid))
+    f"""
+    WITH live AS ({LIVE_WITH_BASELINE}
     ), assessed AS (
-        SELECT live.*, b.price AS baseline, b.source AS baseline_source,
-               round((live.price - b.price) / b.price * 100, 2) AS deviation
+        SELECT live.*, round((price - baseline) / baseline * 100, 2) AS deviation
         FROM live
-        JOIN market_baseline b ON b.brand_norm = live.brand AND b.model_norm = live.model_norm
-         AND b.policy_key = live.policy_key
-        WHERE b.computed_at >= CAST(:fresh_since AS timestamptz) AND b.price > 0
+        WHERE baseline IS NOT NULL
     ), opened AS (
         INSERT INTO price_violation (
             id, listing_id, supplier_id, revision_id, status, listing_price, baseline_price,
@@ -130,10 +140,10 @@ _SCAN_ONE_SQL = text(
     SELECT (SELECT count(*) FROM live) AS scanned,
            (SELECT count(*) FROM assessed) AS matched,
            (SELECT coalesce(array_agg(ARRAY[CAST(id AS text), CAST(listing_id AS text),
-                                            CAST(supplier_id AS text)]), '{}')
+                                            CAST(supplier_id AS text)]), '{{}}')
             FROM opened) AS opened,
-           (SELECT coalesce(array_agg(CAST(id AS text)), '{}') FROM resolved) AS resolved
-    """
+           (SELECT coalesce(array_agg(CAST(id AS text)), '{{}}') FROM resolved) AS resolved
+    """  # noqa: S608 -- LIVE_WITH_BASELINE is a constant, no input
 )
 
 

@@ -31,7 +31,9 @@ from mall.errors import InvalidError, NotFoundError
 from mall.listings import imports, rulesets
 from mall.listings import service as flow
 from mall.pricing import history
+from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
+from pricing_monitor.policy import DEFAULT_POLICY_KEY
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Positive, at most 2 decimals and below 10^10: checked by the catalogue (msgspec has no
@@ -316,9 +318,15 @@ class CategoryController(Controller):
         data: JSONBody[CategoryIn],
         db_session: DbSession,
     ) -> CategoryOut:
+        previous_policy = await db_session.scalar(
+            select(Category.price_policy_key).where(Category.code == code)
+        )
         category, created = await categories.upsert(
             db_session, msgspec.structs.asdict(data) | {"code": code}
         )
+        # A new category with the default policy needs nothing: those baselines exist.
+        if category.price_policy_key != (previous_policy or DEFAULT_POLICY_KEY):
+            await monitor.policy_changed(db_session, category)
         await audit.record(
             db_session,
             actor=audit.Actor.of(current_principal(request)),

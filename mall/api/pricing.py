@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from mall import audit
 from mall.api.deps import DbSession
@@ -41,6 +41,17 @@ class ScanOut(msgspec.Struct):
     violations_opened: int
     violations_resolved: int
     duration_ms: float | None
+
+
+class UnmatchedOut(msgspec.Struct):
+    listing_id: str
+    supplier_id: str
+    category_code: str
+    brand: str
+    model: str
+    gtin: str | None
+    price: Decimal
+    reason: str
 
 
 class ViolationOut(msgspec.Struct):
@@ -131,7 +142,7 @@ class PricingController(Controller):
             rows, await observations.load_aliases(db_session), now
         )
         new = await observations.store(db_session, valid)
-        identities = {(r["brand_norm"], r["model_norm"]) for r in valid if r["model_norm"]}
+        identities = {key for r in valid if (key := observations.identity_key(r))}
         updated = await observations.recompute_baselines(db_session, identities, now)
         await audit.record(
             db_session,
@@ -268,4 +279,26 @@ class PricingController(Controller):
                 **{f: getattr(s, f) for f in CategoryPriceStatsOut.__struct_fields__}
             )
             for s in await history.category_stats(db_session)
+        ]
+
+    @get(
+        "/unmatched",
+        guards=[requires(OrgKind.OPERATOR, OrgKind.REGULATOR, OrgKind.SUPPLIER)],
+        summary="Live listings with no baseline to compare with, and why (suppliers: their own)",
+    )
+    async def unmatched(
+        self,
+        request: Request,
+        db_session: DbSession,
+        category: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> list[UnmatchedOut]:
+        principal = current_principal(request)
+        supplier = str(principal.org_id) if principal.is_kind(OrgKind.SUPPLIER) else None
+        rows = await history.unmatched(
+            db_session, category=category, supplier_id=supplier, limit=limit, offset=offset
+        )
+        return [
+            UnmatchedOut(**{f: getattr(r, f) for f in UnmatchedOut.__struct_fields__}) for r in rows
         ]

@@ -15,6 +15,7 @@ from mall.suppliers.stats import share
 from pricing_monitor import DEFAULT_POLICY
 from pricing_monitor.models import MarketBaselineChange, PriceObservation
 from pricing_monitor.observations import canonical_brands
+from pricing_monitor.scan import LIVE_WITH_BASELINE
 
 HISTORY_DAYS = 365
 
@@ -103,39 +104,30 @@ class CategoryPriceStats:
 
 
 _STATS_SQL = text(
-    """
-    WITH live AS (
-        SELECT l.id, l.category_code, r.price, coalesce(ba.canonical, r.brand_norm) AS brand,
-               r.model_norm, c.price_tolerance_pct AS tolerance, c.price_policy_key AS policy_key
-        FROM listing l
-        JOIN listing_revision r ON r.id = l.live_revision_id
-        JOIN category c ON c.code = l.category_code
-        LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
-        WHERE l.delisted_at IS NULL
+    f"""
+    WITH live AS ({LIVE_WITH_BASELINE}
     ), assessed AS (
-        SELECT live.*, round((live.price - b.price) / b.price * 100, 2) AS deviation
+        SELECT live.*, round((price - baseline) / baseline * 100, 2) AS deviation
         FROM live
-        JOIN market_baseline b ON b.brand_norm = live.brand AND b.model_norm = live.model_norm
-         AND b.policy_key = live.policy_key
-        WHERE b.computed_at >= :fresh_since AND b.price > 0
+        WHERE baseline IS NOT NULL
     )
     SELECT live.category_code,
            count(*) AS live_listings,
-           count(a.id) AS matched,
-           count(a.id) FILTER (WHERE a.deviation > a.tolerance) AS above,
+           count(a.listing_id) AS matched,
+           count(a.listing_id) FILTER (WHERE a.deviation > a.tolerance) AS above,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY a.deviation) AS median_deviation,
            (SELECT count(*) FROM price_violation v JOIN listing l2 ON l2.id = v.listing_id
             WHERE v.status = 'open' AND l2.category_code = live.category_code) AS open_violations
-    FROM live LEFT JOIN assessed a ON a.id = live.id
+    FROM live LEFT JOIN assessed a ON a.listing_id = live.listing_id
     GROUP BY live.category_code
     ORDER BY live.category_code
-    """
+    """  # noqa: S608 -- LIVE_WITH_BASELINE is a constant, no input
 )
 
 
 async def category_stats(session: AsyncSession) -> list[CategoryPriceStats]:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
-    rows = (await session.execute(_STATS_SQL, {"fresh_since": since})).all()
+    rows = (await session.execute(_STATS_SQL, {"fresh_since": since, "listing": None})).all()
     return [
         CategoryPriceStats(
             category_code=r.category_code,
@@ -147,6 +139,84 @@ async def category_stats(session: AsyncSession) -> list[CategoryPriceStats]:
             if r.median_deviation is not None
             else None,
             above_market_share=share(r.above, r.matched),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedListing:
+    listing_id: str
+    supplier_id: str
+    category_code: str
+    brand: str
+    model: str
+    gtin: str | None
+    price: Decimal
+    reason: str  # no_observations | no_baseline_under_policy
+
+
+_UNMATCHED_SQL = text(
+    f"""
+    WITH live AS ({LIVE_WITH_BASELINE})
+    SELECT live.listing_id, live.supplier_id, live.category_code, live.brand, live.model,
+           live.gtin, live.price,
+           CASE WHEN EXISTS (
+                    SELECT 1 FROM market_baseline b
+                    WHERE (live.gtin IS NOT NULL AND b.gtin = live.gtin)
+                       OR (b.brand_norm = coalesce(ba.canonical, r.brand_norm)
+                           AND b.model_norm = r.model_norm))
+                THEN 'no_baseline_under_policy' ELSE 'no_observations' END AS reason
+    FROM live
+    JOIN listing_revision r ON r.id = live.revision_id
+    LEFT JOIN brand_alias ba ON ba.alias = r.brand_norm
+    WHERE live.baseline IS NULL
+      AND (CAST(:category AS text) IS NULL OR live.category_code = CAST(:category AS text))
+      AND (CAST(:supplier AS uuid) IS NULL OR live.supplier_id = CAST(:supplier AS uuid))
+    ORDER BY live.category_code, live.listing_id
+    LIMIT :limit OFFSET :offset
+    """  # noqa: S608 -- LIVE_WITH_BASELINE is a constant, no input
+)
+
+
+async def unmatched(
+    session: AsyncSession,
+    *,
+    category: str | None = None,
+    supplier_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[UnmatchedListing]:
+    """Live listings the monitor cannot compare: reported, never guessed.
+
+    ``no_observations``: no market observation names the product at all;
+    ``no_baseline_under_policy``: there are observations, but the category's
+    policy finds none fresh or enough of them.
+    """
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
+    rows = (
+        await session.execute(
+            _UNMATCHED_SQL,
+            {
+                "fresh_since": since,
+                "listing": None,
+                "category": category,
+                "supplier": supplier_id,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
+    ).all()
+    return [
+        UnmatchedListing(
+            listing_id=str(r.listing_id),
+            supplier_id=str(r.supplier_id),
+            category_code=r.category_code,
+            brand=r.brand,
+            model=r.model,
+            gtin=r.gtin,
+            price=r.price,
+            reason=r.reason,
         )
         for r in rows
     ]

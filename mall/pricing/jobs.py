@@ -16,6 +16,12 @@ async def run_price_scan(ctx: dict[str, Any], scan_id: str) -> int:
         return record.violations_opened if record else 0
 
 
+@job(service.RECOMPUTE_JOB)
+async def recompute_policy_baselines(ctx: dict[str, Any], category_code: str) -> int:
+    async with ctx["session_maker"]() as session, session.begin():
+        return await service.recompute_policy(session, category_code)
+
+
 async def hourly_price_scan(ctx: dict[str, Any]) -> None:
     """Cron: request a full scan every hour (the job does the work)."""
     async with ctx["session_maker"]() as session, session.begin():

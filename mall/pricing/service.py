@@ -10,10 +10,11 @@ import time
 import uuid
 from collections.abc import Sequence
 
+import structlog
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import Listing
+from catalog.models import Category, Listing
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
@@ -25,7 +26,9 @@ from mall.settings import Settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
 from mall.suppliers.models import OperatorCase
+from pricing_monitor import observations
 from pricing_monitor.models import PriceScan, PriceViolation
+from pricing_monitor.policy import DEFAULT_POLICY, BaselinePolicy
 from pricing_monitor.scan import scan
 
 SCAN_JOB = "run_price_scan"
@@ -46,6 +49,64 @@ async def request_scan(session: AsyncSession, trigger: str, actor: audit.Actor) 
     )
     await enqueue_job(session, SCAN_JOB, key=record.id, scan_id=str(record.id))
     return record
+
+
+RECOMPUTE_JOB = "pricing.recompute_policy"
+log = structlog.get_logger("mall.pricing")
+
+
+async def policy_changed(session: AsyncSession, category: Category) -> None:
+    """A category's price policy changed: compute its baselines after commit, then scan."""
+    await enqueue_job(
+        session,
+        RECOMPUTE_JOB,
+        key=f"{category.code}:{category.price_policy_key}",
+        category_code=category.code,
+    )
+
+
+async def recompute_policy(
+    session: AsyncSession, category_code: str, now: dt.datetime | None = None
+) -> int:
+    """Compute every observed product's baseline under the category's policy.
+
+    Until now the baselines of a new policy only appeared with the next
+    import; this fills them at once, in chunks with progress in the log, and
+    asks for a scan. Rerunning it rewrites the same rows (upserts).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    category = (
+        await session.scalars(select(Category).where(Category.code == category_code))
+    ).one_or_none()
+    if category is None:
+        return 0
+    policy: BaselinePolicy = (
+        BaselinePolicy.from_dict(category.price_policy) if category.price_policy else DEFAULT_POLICY
+    )
+    identities = sorted(await observations.all_identities(session))
+    written = 0
+    for start in range(0, len(identities), 1000):
+        chunk = set(identities[start : start + 1000])
+        written += await observations.recompute_baselines(
+            session, chunk, now, only={category.price_policy_key: policy}
+        )
+        log.info(
+            "baseline_policy_progress",
+            category=category_code,
+            policy_key=category.price_policy_key,
+            done=min(start + 1000, len(identities)),
+            total=len(identities),
+        )
+    await audit.record(
+        session,
+        actor=audit.SYSTEM,
+        action="pricing.policy_baselines_computed",
+        subject_type="category",
+        subject_id=category_code,
+        after={"policy_key": category.price_policy_key, "baselines": written},
+    )
+    await request_scan(session, "policy_change", audit.SYSTEM)
+    return written
 
 
 async def run(

@@ -80,7 +80,8 @@ async def test_import_keeps_valid_rows_and_reports_the_rest(
         baseline = (
             await session.scalars(
                 select(MarketBaseline).where(
-                    MarketBaseline.model_norm == model.lower().replace("-", "")
+                    MarketBaseline.model_norm == model.lower().replace("-", ""),
+                    MarketBaseline.policy_key == "default",
                 )
             )
         ).one()
