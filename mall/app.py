@@ -31,6 +31,7 @@ from mall.api.catalog import (
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
 from mall.api.pricing import PricingController
+from mall.api.search import SearchController, SynonymController, ThumbnailController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.auth.middleware import BearerAuthMiddleware
@@ -127,6 +128,9 @@ def create_app(
             ReviewQueueController,
             RulesetController,
             PricingController,
+            SearchController,
+            SynonymController,
+            ThumbnailController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

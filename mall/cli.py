@@ -273,3 +273,49 @@ def audit_verify() -> None:
     )
     if not result.ok:
         raise SystemExit(1)
+
+
+@main.group()
+def search() -> None:
+    """Catalogue search."""
+
+
+@search.command("reindex")
+def search_reindex() -> None:
+    """Rebuild every search document and swap the new index in (safe to rerun)."""
+    from catalog.search import sync
+    from mall.db import create_engine, create_session_maker
+    from mall.search import service
+
+    async def main_() -> int:
+        engine = create_engine(found.database_url)
+        try:
+            session_maker = create_session_maker(engine)
+            async with session_maker() as session:
+                total = await sync.count_visible(session)
+            with click.progressbar(length=total, label="indexing listings", file=sys.stderr) as bar:
+                return await service.reindex(session_maker, get_settings(), bar.update)
+        finally:
+            await engine.dispose()
+
+    with services() as found:
+        indexed = asyncio.run(main_())
+    click.echo(json.dumps({"indexed": indexed}))
+
+
+@search.command("sync")
+def search_sync() -> None:
+    """Rebuild the documents of every listing marked dirty."""
+    from mall.db import create_engine, create_session_maker
+    from mall.search import service
+
+    async def main_() -> int:
+        engine = create_engine(found.database_url)
+        try:
+            return await service.sync_all(create_session_maker(engine), get_settings())
+        finally:
+            await engine.dispose()
+
+    with services() as found:
+        synced = asyncio.run(main_())
+    click.echo(json.dumps({"synced": synced}))

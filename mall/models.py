@@ -10,6 +10,7 @@ from catalog.models import (
     ReviewDecision,
     StoredRuleset,
 )
+from catalog.search.models import SearchSynonym, search_dirty, search_document
 from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
@@ -55,6 +56,7 @@ __all__ = [
     "PriceScan",
     "PriceViolation",
     "ReviewDecision",
+    "SearchSynonym",
     "SlaClock",
     "SlaClockPause",
     "StoredRuleset",
@@ -62,5 +64,7 @@ __all__ = [
     "SupplierDocument",
     "User",
     "metadata",
+    "search_dirty",
+    "search_document",
     "supplier_category",
 ]

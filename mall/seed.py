@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils import uuid7
 
 from catalog.categories import seed_demo_categories
+from catalog.demo_catalogue import DEMO_PRODUCTS
+from catalog.models import Listing, ListingRevision
+from catalog.search import sync
+from mall import audit
 from mall.auth.accounts import create_user
 from mall.auth.models import Organisation, OrgKind, User
+from mall.search import service as search
 from mall.settings import get_settings
+from review_rules.text import normalise, normalise_model
 
 
 @dataclass(frozen=True)
@@ -69,4 +78,93 @@ async def seed_demo(session: AsyncSession) -> list[str]:
                 org.in_region = bool(account.region_code and account.region_code.startswith(prefix))
             created.append(account.email)
     await seed_demo_categories(session)
+    listed = await seed_demo_listings(session)
+    if listed:
+        created.append(f"{listed} demo listings")
     return created
+
+
+async def seed_demo_listings(session: AsyncSession) -> int:
+    """Put the demo catalogue on sale, shared between the two demo suppliers.
+
+    The listings are entered as approved, as an operator's migration of an
+    existing catalogue would be; one audit event records it. Their search
+    documents are built at once.
+    """
+    suppliers = [
+        org_id
+        for account in DEMO_ACCOUNTS
+        if account.kind is OrgKind.SUPPLIER
+        for org_id in [await session.scalar(select(User.org_id).where(User.email == account.email))]
+        if org_id is not None
+    ]
+    if not suppliers:
+        return 0
+    existing = set(
+        (
+            await session.execute(
+                select(ListingRevision.supplier_id, ListingRevision.model_norm).where(
+                    ListingRevision.supplier_id.in_(suppliers)
+                )
+            )
+        ).all()
+    )
+    now = dt.datetime.now(dt.UTC)
+    added = 0
+    for n, product in enumerate(DEMO_PRODUCTS):
+        supplier = suppliers[n % len(suppliers)]
+        if (supplier, normalise_model(product.model)) in existing:
+            continue
+        org = await session.get_one(Organisation, supplier)
+        org.all_categories = True
+        listing_id = uuid.UUID(str(uuid7()))
+        revision_id = uuid.UUID(str(uuid7()))
+        session.add(
+            Listing(
+                id=listing_id,
+                supplier_id=supplier,
+                category_code=product.category,
+                status="approved",
+                live_revision_id=revision_id,
+                current_revision_id=revision_id,
+            )
+        )
+        await session.flush()
+        session.add(
+            ListingRevision(
+                id=revision_id,
+                listing_id=listing_id,
+                supplier_id=supplier,
+                number=1,
+                status="approved",
+                category_code=product.category,
+                brand=product.brand,
+                brand_norm=normalise(product.brand).strip(),
+                model=product.model,
+                model_norm=normalise_model(product.model),
+                title=product.title,
+                attributes=product.attributes,
+                price=product.amount,
+                unit=product.unit,
+                stock=100,
+                warranty_months=12,
+                after_sales="全国联保，7×24小时服务热线",
+                energy_cert_no=product.energy_cert_no,
+                submitted_at=now,
+                decided_at=now,
+            )
+        )
+        added += 1
+    if added:
+        await session.flush()
+        await audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="listing.demo_seeded",
+            subject_type="catalogue",
+            subject_id="demo",
+            after={"listings": added},
+        )
+        while await sync.sync_dirty(session, search.backends(session, get_settings()), 1000):
+            pass
+    return added

@@ -33,6 +33,7 @@ def registered_jobs() -> dict[str, JobFunction]:
     import mall.listings.jobs
     import mall.notifications.jobs
     import mall.pricing.jobs
+    import mall.search.jobs
     import mall.sla.jobs
     import mall.suppliers.jobs  # noqa: F401
 

@@ -13,6 +13,7 @@ from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.registry import registered_jobs
 from mall.pricing.jobs import enforce_price_deadlines, hourly_price_scan
+from mall.search.jobs import sync_search_cron
 from mall.settings import Settings
 from mall.sla.jobs import sweep_sla_clocks
 from mall.suppliers.jobs import lift_expired_suspensions, send_document_reminders
@@ -62,6 +63,8 @@ def worker_options(
         "cron_jobs": [
             cron(sweep_outbox, second=set(range(0, 60, step)), run_at_startup=True, unique=True),
             cron(sweep_sla_clocks, second={30}, unique=True),
+            # Every minute: a suspended supplier's listings leave Meilisearch within one.
+            cron(sync_search_cron, second={20}, unique=True),
             cron(hourly_price_scan, minute={7}, second={0}, unique=True),
             cron(enforce_price_deadlines, minute=set(range(2, 60, 5)), second={45}, unique=True),
             cron(lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}, unique=True),

@@ -24,6 +24,7 @@ from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.service import notify
 from mall.pricing import service as pricing
+from mall.search import service as search
 from mall.settings import Settings, get_settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -127,6 +128,7 @@ async def delist(
 ) -> Listing:
     supplier_id = principal.org_id if principal.org_kind.value == "supplier" else None
     listing = await listings.delist(session, supplier_id, listing_id)
+    await search.request_sync(session)
     await audit.record(
         session,
         actor=audit.Actor.of(principal),
@@ -264,6 +266,7 @@ async def review_revision(
     gathered = time.perf_counter()
     decision = evaluate(facts, ruleset)
     decided = time.perf_counter()
+    await search.request_sync(session)
     stored = await review.apply_decision(
         session,
         revision,
@@ -424,6 +427,7 @@ async def decide_manually(
             for code in reason_codes
         ]
     )
+    await search.request_sync(session)
     stored = await review.apply_decision(
         session,
         revision,

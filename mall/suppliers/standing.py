@@ -14,6 +14,7 @@ from mall.auth.models import Organisation, OrgKind, OrgStatus
 from mall.auth.principal import Principal
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.notifications.service import notify
+from mall.search import service as search
 
 _NAMES = {
     OrgStatus.ACTIVE: ("恢复交易", "reinstated"),
@@ -74,6 +75,7 @@ async def change(
         )
     before = {"status": org.status, "status_until": org.status_until, "reason": org.status_reason}
     org.status, org.status_until, org.status_reason = to.value, until, reason
+    await search.request_sync(session)  # its listings leave (or return to) search results
     await audit.record(
         session,
         actor=actor,

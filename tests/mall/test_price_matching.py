@@ -126,9 +126,7 @@ async def test_unmatched_listings_are_reported_to_their_supplier_and_operators(
     mine = await login(await make_account(OrgKind.SUPPLIER))
     other = await login(await make_account(OrgKind.SUPPLIER))
     unknown = await _on_sale(client, session_maker, mine, paper(f"U{uuid.uuid4().hex[:6]}", "9.90"))
-    theirs = await _on_sale(
-        client, session_maker, other, paper(f"U{uuid.uuid4().hex[:6]}", "9.90")
-    )
+    theirs = await _on_sale(client, session_maker, other, paper(f"U{uuid.uuid4().hex[:6]}", "9.90"))
 
     own = (await client.get("/api/v1/pricing/unmatched", headers=mine)).json()
     assert [row["listing_id"] for row in own] == [unknown]

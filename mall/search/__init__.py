@@ -1,0 +1,1 @@
+"""Catalogue search in the mall: choosing the backend, jobs, reindexing."""
