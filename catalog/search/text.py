@@ -84,41 +84,57 @@ def model_candidates(query: str) -> list[str]:
     return list(found)[:8]
 
 
+def _alternatives(word: str, synonyms: Mapping[str, Iterable[str]]) -> list[tuple[str, ...]]:
+    found: dict[tuple[str, ...], None] = {}
+    for other in (word, *synonyms.get(word, ())):
+        words = tuple(query_segments(other))
+        if words:
+            found.setdefault(words, None)
+    return list(found)
+
+
+def _code_like(segment: str) -> bool:
+    return bool(_LATIN_RUN.match(segment)) and (
+        bool(_HAS_DIGIT.search(segment)) or len(segment) <= 3
+    )
+
+
 def query_groups(query: str, synonyms: Mapping[str, Iterable[str]]) -> list[list[tuple[str, ...]]]:
     """The query as groups that must all be found; a group is found through any
     of its alternatives, and an alternative is words that must all be found.
 
-    Words operators listed as synonyms are taken from the query whole (longest
-    first), whatever jieba would make of them; each alternative is then cut
-    like a query, so 洽谈椅 = 会议椅 becomes (洽谈 & 椅) | (会议 & 椅).
+    The query is cut in jieba's precise mode. Neighbouring words that together
+    spell a synonym (洽谈 + 椅 = 洽谈椅) become one group, found through any
+    word of its synonym group, each cut like a query: (洽谈 & 椅) | (会议 & 椅).
+    Neighbouring Latin and digit runs that spell a model number (M404 + dn)
+    may also be found as one word (m404dn).
     """
-    text = normalise(query[:MAX_QUERY_CHARS])
-    known = sorted((w for w in synonyms if len(w) > 1 and w in text), key=len, reverse=True)
+    segments = query_segments(query)
     groups: list[list[tuple[str, ...]]] = []
-    pieces: list[str] = [text]
-    for word in known:
-        split: list[str] = []
-        for piece in pieces:
-            if piece in synonyms and piece in known:
-                split.append(piece)
-                continue
-            parts = piece.split(word)
-            for n, part in enumerate(parts):
-                if n:
-                    split.append(word)
-                split.append(part)
-        pieces = [p for p in split if p]
-    for piece in pieces:
-        if piece in synonyms:
-            alternatives: dict[tuple[str, ...], None] = {}
-            for other in (piece, *synonyms[piece]):
-                words = tuple(query_segments(other))
-                if words:
-                    alternatives.setdefault(words, None)
-            if alternatives:
-                groups.append(list(alternatives))
+    i = 0
+    while i < len(segments):
+        for size in (4, 3, 2, 1):
+            phrase = "".join(segments[i : i + size])
+            if i + size <= len(segments) and phrase in synonyms:
+                groups.append(_alternatives(phrase, synonyms))
+                i += size
+                break
         else:
-            groups.extend([[(segment,)] for segment in query_segments(piece)])
+            run = [segments[i]]
+            while (
+                i + len(run) < len(segments)
+                and _code_like(run[-1])
+                and _code_like(segments[i + len(run)])
+                and len(run) < 3
+            ):
+                run.append(segments[i + len(run)])
+            joined = "".join(run)
+            if len(run) > 1 and _HAS_DIGIT.search(joined):
+                groups.append([tuple(run), (joined,)])
+                i += len(run)
+            else:
+                groups.append([(segments[i],)])
+                i += 1
     return groups[:MAX_SEGMENTS]
 
 
