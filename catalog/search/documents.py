@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -72,20 +72,26 @@ class Document:
 
     def as_row(self) -> dict[str, Any]:
         """The ``search_document`` row (the tsvector is built from ``weighted`` in SQL)."""
-        row = asdict(self)
-        for key in ("brand_aliases", "attributes_text", "weighted"):
-            row.pop(key)
-        return row
+        return {name: getattr(self, name) for name in ROW_FIELDS}
 
     def as_meilisearch(self) -> dict[str, Any]:
         """The Meilisearch document: JSON types only, the id as text, times as epoch seconds."""
-        doc = asdict(self)
-        doc.pop("weighted")
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weighted"}
+        doc["brand_aliases"] = list(self.brand_aliases)
+        doc["regions"] = list(self.regions)
         doc["id"] = str(doc.pop("listing_id"))
         doc["supplier_id"] = str(self.supplier_id)
         doc["price"] = float(self.price)
         doc["approved_at"] = int(self.approved_at.timestamp())
         return doc
+
+
+# The columns of a search_document row, in the table's order (tsv and indexed_at aside).
+ROW_FIELDS = tuple(
+    f.name
+    for f in fields(Document)
+    if f.name not in ("brand_aliases", "attributes_text", "weighted")
+)
 
 
 def _attribute_text(attributes: Mapping[str, Any]) -> str:

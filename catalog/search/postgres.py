@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from catalog.search.documents import Document
+from catalog.search.documents import ROW_FIELDS, Document
 from catalog.search.models import search_document
 from catalog.search.query import (
     PRICE_RANGES,
@@ -53,6 +53,7 @@ _SORTS = {
 }
 _PRICE_BOUNDS = [low for low, _ in PRICE_RANGES[1:]]
 _COLUMNS = [c.name for c in search_document.columns if c.name not in ("tsv", "indexed_at")]
+assert tuple(_COLUMNS) == ROW_FIELDS, "search_document columns and Document fields differ"
 _TSV_SQL = (
     "setweight(to_tsvector('simple', {a}), 'A') || setweight(to_tsvector('simple', {b}), 'B')"
     " || setweight(to_tsvector('simple', {c}), 'C')"
@@ -277,7 +278,7 @@ class PostgresSearch:
         async for batch in batches:
             records = [
                 (
-                    *(d.as_row()[c] for c in _COLUMNS),
+                    *(getattr(d, c) for c in _COLUMNS),
                     d.weighted["A"],
                     d.weighted["B"],
                     d.weighted["C"],

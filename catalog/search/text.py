@@ -35,20 +35,31 @@ MAX_QUERY_CHARS = 200
 MAX_SEGMENTS = 12
 
 
+_WHOLE_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _clean_folded(piece: str) -> list[str]:
+    if _WHOLE_TOKEN.fullmatch(piece):  # most pieces: nothing to split
+        return [piece]
+    return [t.strip(".") for t in _NOT_TOKEN.split(piece) if t.strip(".")]
+
+
 def _clean(token: str) -> list[str]:
-    return [t.strip(".") for t in _NOT_TOKEN.split(normalise(token)) if t.strip(".")]
+    return _clean_folded(normalise(token))
 
 
 @lru_cache(maxsize=65536)
 def _cut_for_search(text: str) -> tuple[str, ...]:
-    return tuple(jieba.cut_for_search(text))
+    # HMM off: new words are not guessed, so a document and a query always cut
+    # the same text the same way, and cutting is about twice as fast.
+    return tuple(jieba.cut_for_search(text, HMM=False))
 
 
 def index_tokens(text: str) -> list[str]:
     """Every search-mode token of ``text``, folded, in order, duplicates kept once."""
     seen: dict[str, None] = {}
     for piece in _cut_for_search(normalise(text)):
-        for token in _clean(piece):
+        for token in _clean_folded(piece):
             seen.setdefault(token, None)
     return list(seen)
 
@@ -56,7 +67,7 @@ def index_tokens(text: str) -> list[str]:
 def query_segments(query: str) -> list[str]:
     """The query's precise-mode words, folded; each must be found."""
     segments: dict[str, None] = {}
-    for piece in jieba.cut(normalise(query[:MAX_QUERY_CHARS])):
+    for piece in jieba.cut(normalise(query[:MAX_QUERY_CHARS]), HMM=False):
         for token in _clean(piece):
             segments.setdefault(token, None)
     return list(segments)[:MAX_SEGMENTS]
