@@ -13,9 +13,12 @@ from catalog.models import (
 from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
+from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
+from mall.penalties.models import Penalty, PenaltyKind
 from mall.sla.models import SlaClock, SlaClockPause
+from mall.spotchecks.models import SpotCheck, SpotCheckItem
 from mall.suppliers.models import (
     CommitmentAcceptance,
     CreditListEntry,
@@ -39,6 +42,9 @@ __all__ = [
     "AuditEvent",
     "BrandAlias",
     "CalendarYear",
+    "Case",
+    "CaseAttachment",
+    "CaseMessage",
     "Category",
     "CommitmentAcceptance",
     "CreditListEntry",
@@ -51,12 +57,16 @@ __all__ = [
     "OperatorCase",
     "Organisation",
     "OutboxJob",
+    "Penalty",
+    "PenaltyKind",
     "PriceObservation",
     "PriceScan",
     "PriceViolation",
     "ReviewDecision",
     "SlaClock",
     "SlaClockPause",
+    "SpotCheck",
+    "SpotCheckItem",
     "StoredRuleset",
     "SupplierApplication",
     "SupplierDocument",
