@@ -21,6 +21,7 @@ from mall.errors import ConflictError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
 from mall.notifications.service import notify
+from mall.penalties import service as penalties
 from mall.settings import Settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -211,21 +212,31 @@ async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = Non
             now,
         )
         clock.breached_at = clock.breached_at or now
-        session.add(
-            OperatorCase(
-                case_type="price_unremedied",
-                subject_type="organisation",
-                subject_id=str(violation.supplier_id),
-                summary_zh=f"价格超出市场价逾期未整改，已下架（偏离 {violation.deviation_pct}%）",
-                summary_en=f"Price {violation.deviation_pct}% above market, not remedied: delisted",
-                details={
-                    "code": "PRICE.UNREMEDIED",
-                    "violation_id": str(violation.id),
-                    "listing_id": str(violation.listing_id),
-                    "baseline_price": str(violation.baseline_price),
-                    "listing_price": str(violation.listing_price),
-                },
-            )
+        matter = OperatorCase(
+            case_type="price_unremedied",
+            subject_type="organisation",
+            subject_id=str(violation.supplier_id),
+            summary_zh=f"价格超出市场价逾期未整改，已下架（偏离 {violation.deviation_pct}%）",
+            summary_en=f"Price {violation.deviation_pct}% above market, not remedied: delisted",
+            details={
+                "code": "PRICE.UNREMEDIED",
+                "violation_id": str(violation.id),
+                "listing_id": str(violation.listing_id),
+                "baseline_price": str(violation.baseline_price),
+                "listing_price": str(violation.listing_price),
+            },
+        )
+        session.add(matter)
+        await session.flush()
+        # The credit record: an automatic PRICE.UNREMEDIED penalty, linked to the matter.
+        await penalties.apply(
+            session,
+            audit.SYSTEM,
+            supplier_id=violation.supplier_id,
+            code="PRICE.UNREMEDIED",
+            reason=f"价格偏离市场基准价 {violation.deviation_pct}% 逾期未整改",
+            operator_case_id=matter.id,
+            now=now,
         )
         await notify(
             session,
