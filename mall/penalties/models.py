@@ -10,7 +10,6 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mall.cases.models import Case
 
 AREAS = ("registration", "listing", "contract", "after_sales", "price")
 SANCTIONS = ("warning", "delist_listings", "suspend", "expel")
@@ -64,7 +63,7 @@ class Penalty(UUIDv7AuditBase):
     # Copied from the catalogue when applied: a later catalogue change does not rewrite history.
     points: Mapped[int] = mapped_column(Integer)
     sanction: Mapped[str] = mapped_column(String(16))
-    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(Case.id), default=None)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_file.id"), default=None)
     operator_case_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("operator_case.id"), default=None
     )
