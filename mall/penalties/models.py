@@ -10,7 +10,6 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-
 AREAS = ("registration", "listing", "contract", "after_sales", "price")
 SANCTIONS = ("warning", "delist_listings", "suspend", "expel")
 PENALTY_STATUSES = ("in_force", "expired", "revoked")
