@@ -1,5 +1,8 @@
-"""Joint punishment (联合惩戒): dishonest behaviours, penalties and the credit score."""
+"""Joint punishment (联合惩戒): dishonest behaviours, penalties and the credit score.
 
-from mall.penalties.models import Penalty, PenaltyKind
+``mall.penalties.score`` is the pure credit-score formula (standard library only).
+"""
 
-__all__ = ["Penalty", "PenaltyKind"]
+from mall.penalties import score
+
+__all__ = ["score"]

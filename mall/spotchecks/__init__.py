@@ -1,5 +1,8 @@
-"""Random spot checks (双随机): a committed seed, a published population, a recomputable draw."""
+"""Random spot checks (双随机): a committed seed, a published population, a recomputable draw.
 
-from mall.spotchecks.models import SpotCheck, SpotCheckItem
+``mall.spotchecks.draw`` is pure (standard library only): import it to recompute a draw.
+"""
 
-__all__ = ["SpotCheck", "SpotCheckItem"]
+from mall.spotchecks import draw
+
+__all__ = ["draw"]

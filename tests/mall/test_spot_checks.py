@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -165,3 +167,15 @@ async def test_bad_draws_are_refused(client, signed_in, session_maker) -> None:
         assert response.status_code == status, (body, response.text)
         assert response.json()["code"] == code, (body, response.text)
     assert await _count(session_maker) == before
+
+
+def test_the_draw_and_the_score_import_without_the_mall() -> None:
+    code = (
+        "import sys, mall.spotchecks.draw, mall.penalties.score;"
+        "bad = {'litestar', 'sqlalchemy', 'arq', 'redis'} & {m.split('.')[0] for m in sys.modules};"
+        "assert not bad, bad"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
