@@ -17,6 +17,7 @@ from catalog.models import Listing
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
+from mall.cases.models import Case
 from mall.errors import ConflictError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
@@ -312,6 +313,17 @@ async def object_to(
             )
         )
     ).first()
+    if existing is None:  # filed as a case (POST /api/v1/cases) instead
+        existing = (
+            await session.scalars(
+                select(Case.id).where(
+                    Case.case_type == "objection",
+                    Case.subject_type == "price_violation",
+                    Case.subject_id == str(violation.id),
+                    Case.status.in_(("submitted", "accepted", "investigating")),
+                )
+            )
+        ).first()
     if existing is not None:
         raise ConflictError(
             "An objection to this violation is already open.",

@@ -3,6 +3,7 @@ and upheld objections reversing what they objected to."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from case_support import (
@@ -12,6 +13,7 @@ from case_support import (
     handle,
     headers_for,
     listing_of,
+    put_on_sale,
 )
 from sqlalchemy import func, select
 
@@ -19,6 +21,7 @@ from catalog.models import ListingRevision
 from mall.audit.models import AuditEvent
 from mall.auth.models import Organisation, OrgKind
 from mall.cases.models import Case
+from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
 from mall.suppliers.models import SupplierApplication
 
@@ -497,3 +500,77 @@ async def test_upheld_objection_sends_a_rejected_listing_back_to_review(
     assert shown["status"] == "manual_review"
     queue = (await client.get("/api/v1/operator/review-queue/", headers=operator)).json()
     assert str(decision.revision_id) in str(queue)
+
+
+async def test_objection_to_a_price_violation_stops_its_clock_and_upheld_withdraws_it(
+    client, signed_in, make_account, login, session_maker, settings
+) -> None:
+    supplier_headers = await login(await make_account(OrgKind.SUPPLIER))
+    listing = await listing_of(client, session_maker, settings, supplier_headers)
+    await put_on_sale(session_maker, listing["id"])
+    model = listing["revision"]["model"]
+    operator = signed_in[OrgKind.OPERATOR]
+    imported = await client.post(
+        "/api/v1/pricing/observations/import",
+        json={
+            "observations": [
+                {
+                    "source": "ecommerce",
+                    "platform": "JD",
+                    "self_operated": True,
+                    "brand": "deli",
+                    "model": model,
+                    "price": "20.00",
+                    "observed_at": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(),
+                }
+            ]
+        },
+        headers=operator,
+    )
+    assert imported.status_code == 200, imported.text
+    async with session_maker() as session, session.begin():
+        await monitor.run(session, settings, listing_id=uuid.UUID(listing["id"]))
+    [violation] = [
+        v
+        for v in (
+            await client.get(
+                "/api/v1/pricing/violations", params={"status": "open"}, headers=supplier_headers
+            )
+        ).json()
+        if v["listing_id"] == listing["id"]
+    ]
+    filed = await client.post(
+        CASES,
+        json={
+            "type": "objection",
+            "subject_type": "price_violation",
+            "subject_id": violation["id"],
+            "claim": "京东自营价格为促销价，非常态价格",
+        },
+        headers=supplier_headers,
+    )
+    assert filed.status_code == 201, filed.text
+    async with session_maker() as session:
+        clock = (
+            await session.scalars(
+                select(SlaClock).where(
+                    SlaClock.subject_id == violation["id"], SlaClock.kind == "price_fix"
+                )
+            )
+        ).one()
+    assert clock.paused_since is not None
+    # The price monitor's own objection endpoint sees the open case.
+    legacy = await client.post(
+        f"/api/v1/pricing/violations/{violation['id']}/objection",
+        json={"reason": "again"},
+        headers=supplier_headers,
+    )
+    assert legacy.status_code == 409
+    decided = await handle(client, operator, filed.json()["id"], "upheld")
+    assert decided["outcome"]["reversal"]["violation_status"] == "resolved"
+    resolved = (
+        await client.get(
+            "/api/v1/pricing/violations", params={"status": "resolved"}, headers=supplier_headers
+        )
+    ).json()
+    assert [v["resolution"] for v in resolved if v["id"] == violation["id"]] == ["objection_upheld"]
