@@ -43,7 +43,6 @@ class CaseIn(msgspec.Struct, forbid_unknown_fields=True):
 class CaseCreated(msgspec.Struct, omit_defaults=True):
     id: uuid.UUID
     status: str
-    due_at: dt.datetime | None = None
     # Anonymous reports only: the one way to follow the case. Shown once.
     tracking_code: str | None = None
 

@@ -79,3 +79,26 @@ async def test_public_endpoints_are_rate_limited(client, settings, redis) -> Non
         if keys:
             await redis.delete(*keys)
     assert (await client.get("/api/v1/public/credit/formula")).status_code == 200
+
+
+async def test_openapi_lists_the_case_contract(client, make_account) -> None:
+    supplier = await make_account(OrgKind.SUPPLIER)
+    filed = await client.post(
+        "/api/v1/cases",
+        json={
+            "type": "report",
+            "subject_type": "supplier",
+            "subject_id": str(supplier.user.org_id),
+            "claim": "无发票",
+            "anonymous": True,
+        },
+    )
+    assert filed.status_code == 201 and set(filed.json()) == {"id", "status", "tracking_code"}
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}",
+        "/api/v1/public/cases/{tracking_code}",
+        "/api/v1/public/spot-checks/{check_id}",
+    ):
+        assert path in paths, sorted(p for p in paths if "case" in p or "public" in p)
