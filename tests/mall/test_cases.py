@@ -386,7 +386,7 @@ async def test_bad_filings_are_refused_and_change_nothing(
     assert (await client.get("/api/v1/cases/subject-types")).json()["application"] == ["objection"]
 
 
-async def test_withdrawal_by_the_filer(client, signed_in, make_account) -> None:
+async def test_withdrawal_and_inadmissible_cases(client, signed_in, make_account, login) -> None:
     supplier = await make_account(OrgKind.SUPPLIER)
     filed = await client.post(
         CASES,
@@ -408,6 +408,26 @@ async def test_withdrawal_by_the_filer(client, signed_in, make_account) -> None:
     assert accept.status_code == 409 and accept.json()["allowed"] == ["closed"]
     closed = await client.post(f"{CASES}{filed.json()['id']}/close", json={}, headers=operator)
     assert closed.json()["status"] == "closed"
+    # An inadmissible case is dismissed without being accepted; the respondent never sees it.
+    inadmissible = await client.post(
+        CASES,
+        json={
+            "type": "report",
+            "subject_type": "supplier",
+            "subject_id": str(supplier.user.org_id),
+            "claim": "无具体事实",
+        },
+    )
+    dismissed = await client.post(
+        f"{CASES}{inadmissible.json()['id']}/decide",
+        json={"outcome": "dismissed", "note": "不予受理：无具体事实"},
+        headers=operator,
+    )
+    assert dismissed.status_code == 200 and dismissed.json()["accepted_at"] is None
+    assert all(c["met_at"] for c in dismissed.json()["clocks"])
+    assert (
+        await client.get(f"{CASES}{inadmissible.json()['id']}", headers=await login(supplier))
+    ).status_code == 404
     # Regulators read cases but do not handle them.
     regulator = signed_in[OrgKind.REGULATOR]
     assert (await client.get(f"{CASES}{filed.json()['id']}", headers=regulator)).status_code == 200
