@@ -16,11 +16,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from mall.api.audit import AuditController
 from mall.api.auth import ApiTokenController, AuthController
 from mall.api.calendar import CalendarController
+from mall.api.cases import CaseController
 from mall.api.catalog import (
     CategoryController,
     ListingController,
@@ -30,8 +32,11 @@ from mall.api.catalog import (
 )
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.penalties import CreditScoreController, PenaltyController
 from mall.api.pricing import PricingController
+from mall.api.public import RATE_LIMIT_STORE, public_router
 from mall.api.search import SearchController, SynonymController, ThumbnailController
+from mall.api.spotchecks import SpotCheckController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.auth.middleware import BearerAuthMiddleware
@@ -131,6 +136,11 @@ def create_app(
             SearchController,
             SynonymController,
             ThumbnailController,
+            CaseController,
+            PenaltyController,
+            CreditScoreController,
+            SpotCheckController,
+            public_router(settings),
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[
@@ -138,6 +148,11 @@ def create_app(
             prometheus.middleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
         ],
+        stores={
+            RATE_LIMIT_STORE: RedisStore(
+                redis, namespace=f"{settings.redis.key_prefix}:public_rate_limit"
+            )
+        },
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(
             title="政府采购电子卖场 API · Government procurement e-mall API",

@@ -14,9 +14,12 @@ from catalog.search.models import SearchSynonym, search_dirty, search_document
 from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
+from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
+from mall.penalties.models import Penalty, PenaltyKind
 from mall.sla.models import SlaClock, SlaClockPause
+from mall.spotchecks.models import SpotCheck, SpotCheckItem
 from mall.suppliers.models import (
     CommitmentAcceptance,
     CreditListEntry,
@@ -40,6 +43,9 @@ __all__ = [
     "AuditEvent",
     "BrandAlias",
     "CalendarYear",
+    "Case",
+    "CaseAttachment",
+    "CaseMessage",
     "Category",
     "CommitmentAcceptance",
     "CreditListEntry",
@@ -52,6 +58,8 @@ __all__ = [
     "OperatorCase",
     "Organisation",
     "OutboxJob",
+    "Penalty",
+    "PenaltyKind",
     "PriceObservation",
     "PriceScan",
     "PriceViolation",
@@ -59,6 +67,8 @@ __all__ = [
     "SearchSynonym",
     "SlaClock",
     "SlaClockPause",
+    "SpotCheck",
+    "SpotCheckItem",
     "StoredRuleset",
     "SupplierApplication",
     "SupplierDocument",

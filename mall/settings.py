@@ -152,6 +152,10 @@ class MallSettings:
     document_max_bytes: int = field(
         default_factory=lambda: _env_int("MALL_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
     )
+    # Public disclosure endpoints: requests per minute per client address.
+    public_requests_per_minute: int = field(
+        default_factory=lambda: _env_int("MALL_PUBLIC_REQUESTS_PER_MINUTE", 300)
+    )
 
     @property
     def files_dir(self) -> Path:

@@ -26,10 +26,11 @@ from catalog.models import (
 from mall import audit
 from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
-from mall.auth.models import OrgKind
+from mall.auth.models import Organisation, OrgKind
 from mall.errors import InvalidError, NotFoundError
 from mall.listings import imports, rulesets
 from mall.listings import service as flow
+from mall.penalties import service as penalties
 from mall.pricing import history
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
@@ -171,6 +172,15 @@ class RevisionOut(msgspec.Struct):
     decided_at: dt.datetime | None
 
 
+class SupplierBlock(msgspec.Struct):
+    """Who sells it, and its credit score (see ``mall.penalties.score``)."""
+
+    id: uuid.UUID
+    name: str
+    credit_score: Decimal
+    credit_grade: str
+
+
 class ListingOut(msgspec.Struct):
     id: uuid.UUID
     supplier_id: uuid.UUID
@@ -179,6 +189,8 @@ class ListingOut(msgspec.Struct):
     on_sale: bool
     revision: RevisionOut
     live_revision_id: uuid.UUID | None
+    # Set on a single listing's page.
+    supplier: SupplierBlock | None = None
 
 
 def _revision_out(r: ListingRevision) -> RevisionOut:
@@ -381,7 +393,16 @@ class ListingController(Controller):
         )
         revision = await listings.revision(db_session, shown)
         assert revision is not None
-        return _listing_out(listing, revision)
+        out = _listing_out(listing, revision)
+        supplier = await db_session.get_one(Organisation, listing.supplier_id)
+        credit = await penalties.score_of(db_session, supplier.id)
+        out.supplier = SupplierBlock(
+            id=supplier.id,
+            name=supplier.name,
+            credit_score=credit.score,
+            credit_grade=credit.grade,
+        )
+        return out
 
     @patch(
         "/{listing_id:uuid}",

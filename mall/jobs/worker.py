@@ -12,6 +12,7 @@ from arq.worker import Worker, func
 from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.registry import registered_jobs
+from mall.penalties.jobs import expire_penalties
 from mall.pricing.jobs import enforce_price_deadlines, hourly_price_scan
 from mall.search.jobs import sync_search_cron
 from mall.settings import Settings
@@ -67,6 +68,7 @@ def worker_options(
             cron(sync_search_cron, second={20}, unique=True),
             cron(hourly_price_scan, minute={7}, second={0}, unique=True),
             cron(enforce_price_deadlines, minute=set(range(2, 60, 5)), second={45}, unique=True),
+            cron(expire_penalties, minute=set(range(0, 60, 5)), second={10}, unique=True),
             cron(lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}, unique=True),
             # 01:00 Beijing time
             cron(send_document_reminders, hour={17}, minute={0}, second={0}, unique=True),

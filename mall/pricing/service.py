@@ -18,10 +18,12 @@ from catalog.models import Category, Listing
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
+from mall.cases.models import Case
 from mall.errors import ConflictError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
 from mall.notifications.service import notify
+from mall.penalties import service as penalties
 from mall.settings import Settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -272,21 +274,31 @@ async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = Non
             now,
         )
         clock.breached_at = clock.breached_at or now
-        session.add(
-            OperatorCase(
-                case_type="price_unremedied",
-                subject_type="organisation",
-                subject_id=str(violation.supplier_id),
-                summary_zh=f"价格超出市场价逾期未整改，已下架（偏离 {violation.deviation_pct}%）",
-                summary_en=f"Price {violation.deviation_pct}% above market, not remedied: delisted",
-                details={
-                    "code": "PRICE.UNREMEDIED",
-                    "violation_id": str(violation.id),
-                    "listing_id": str(violation.listing_id),
-                    "baseline_price": str(violation.baseline_price),
-                    "listing_price": str(violation.listing_price),
-                },
-            )
+        matter = OperatorCase(
+            case_type="price_unremedied",
+            subject_type="organisation",
+            subject_id=str(violation.supplier_id),
+            summary_zh=f"价格超出市场价逾期未整改，已下架（偏离 {violation.deviation_pct}%）",
+            summary_en=f"Price {violation.deviation_pct}% above market, not remedied: delisted",
+            details={
+                "code": "PRICE.UNREMEDIED",
+                "violation_id": str(violation.id),
+                "listing_id": str(violation.listing_id),
+                "baseline_price": str(violation.baseline_price),
+                "listing_price": str(violation.listing_price),
+            },
+        )
+        session.add(matter)
+        await session.flush()
+        # The credit record: an automatic PRICE.UNREMEDIED penalty, linked to the matter.
+        await penalties.apply(
+            session,
+            audit.SYSTEM,
+            supplier_id=violation.supplier_id,
+            code="PRICE.UNREMEDIED",
+            reason=f"价格偏离市场基准价 {violation.deviation_pct}% 逾期未整改",
+            operator_case_id=matter.id,
+            now=now,
         )
         await notify(
             session,
@@ -362,6 +374,17 @@ async def object_to(
             )
         )
     ).first()
+    if existing is None:  # filed as a case (POST /api/v1/cases) instead
+        existing = (
+            await session.scalars(
+                select(Case.id).where(
+                    Case.case_type == "objection",
+                    Case.subject_type == "price_violation",
+                    Case.subject_id == str(violation.id),
+                    Case.status.in_(("submitted", "accepted", "investigating")),
+                )
+            )
+        ).first()
     if existing is not None:
         raise ConflictError(
             "An objection to this violation is already open.",

@@ -216,6 +216,56 @@ async def resume(
     return clock
 
 
+async def restart(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    sla: SlaSettings,
+    *,
+    subject_type: str,
+    subject_id: object,
+    kind: str,
+    responsible_org_id: uuid.UUID | None,
+    actor: audit.Actor,
+    at: dt.datetime | None = None,
+) -> SlaClock:
+    """Run the clock again from ``at`` (a decision was reversed): started if it never ran,
+    else reset to a fresh full term, not met, not breached."""
+    existing = await _find(session, subject_type, subject_id, kind)
+    if existing is None:
+        return await start(
+            session,
+            calendar,
+            sla,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            kind=kind,
+            responsible_org_id=responsible_org_id,
+            started_at=at,
+        )
+    at = at or _now()
+    if existing.paused_since is not None:
+        await _close_pause(session, existing, at, calendar=None)
+    before = {"kind": kind, "due_at": existing.due_at, "met_at": existing.met_at}
+    deadline = calendar.deadline(at, existing.working_days)
+    existing.started_at, existing.due_at, existing.provisional = (
+        at,
+        deadline.due_at,
+        deadline.provisional,
+    )
+    existing.met_at = existing.breached_at = None
+    existing.paused_working_days = 0
+    await audit.record(
+        session,
+        actor=actor,
+        action="sla.restarted",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after={"kind": kind, "started_at": at, "due_at": existing.due_at},
+    )
+    return existing
+
+
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     breached: int

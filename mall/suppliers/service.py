@@ -590,3 +590,57 @@ async def resubmit(
         note=note,
     )
     return application
+
+
+async def reopen_rejected(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    settings: Settings,
+    actor: audit.Actor,
+    application_id: uuid.UUID,
+    *,
+    reason: str,
+) -> SupplierApplication:
+    """An upheld objection to a rejection: the application is verified again, with a
+    fresh verification clock; the organisation is pending again."""
+    application = await get_application(session, application_id, for_update=True)
+    _require_status(application, "rejected")
+    org = await session.get_one(Organisation, application.org_id, with_for_update=True)
+    before = {"status": "rejected", "codes": application.rejection_codes}
+    now = _now()
+    application.status = "submitted"
+    application.decided_at = application.decided_by = None
+    application.rejection_codes = application.rejection_reason = application.credit_hit = None
+    org.status, org.status_reason = OrgStatus.PENDING.value, None
+    clock = await sla.restart(
+        session,
+        calendar,
+        settings.sla,
+        subject_type=SUBJECT,
+        subject_id=application.id,
+        kind=CLOCK,
+        responsible_org_id=None,
+        actor=actor,
+        at=now,
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="supplier_application.reopened",
+        subject_type=SUBJECT,
+        subject_id=application.id,
+        before=before,
+        after={"status": "submitted", "due_at": clock.due_at},
+        note=reason,
+    )
+    await notify(
+        session,
+        org_id=org.id,
+        kind="supplier_application.reopened",
+        title_zh="您的异议成立，入驻申请将重新审核",
+        title_en="Your objection was upheld: the application will be verified again",
+        body_zh=reason,
+        body_en=reason,
+        subject=(SUBJECT, application.id),
+    )
+    return application

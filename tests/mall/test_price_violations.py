@@ -14,6 +14,7 @@ from catalog.models import Listing, ListingRevision
 from mall.audit.models import AuditEvent
 from mall.auth.models import OrgKind
 from mall.listings import service as flow
+from mall.penalties.models import Penalty
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
 from mall.suppliers.models import OperatorCase
@@ -238,6 +239,13 @@ async def test_unremedied_violation_is_delisted_at_the_deadline(
     assert closed.status == "delisted" and closed.resolution == "unremedied"
     assert len(cases) == 1 and cases[0].details["code"] == "PRICE.UNREMEDIED"
     assert "pricing.violation_unremedied" in events
+    # The credit record: an automatic PRICE.UNREMEDIED penalty linked to the matter.
+    async with session_maker() as session:
+        [penalty] = (
+            await session.scalars(select(Penalty).where(Penalty.operator_case_id == cases[0].id))
+        ).all()
+    assert penalty.code == "PRICE.UNREMEDIED" and penalty.source == "automatic"
+    assert penalty.supplier_id == violation.supplier_id and penalty.status == "in_force"
     delisted = (
         await client.get(
             "/api/v1/pricing/violations", params={"status": "delisted"}, headers=headers

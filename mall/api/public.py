@@ -1,0 +1,319 @@
+"""Public disclosure (信息公开): no login, rate limited per client address.
+
+Published listings, supplier profiles (credit score and sanctions), penalties
+in force and their history, spot checks with everything needed to recompute
+the draw, SLA statistics, and anonymous reporters following their case by
+tracking code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Router, get, post
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
+
+from mall.api.cases import (
+    AttachmentOut,
+    AttachmentUpload,
+    CaseOut,
+    MessageIn,
+    NoteIn,
+    case_out,
+    read_attachment,
+)
+from mall.api.deps import DbSession
+from mall.api.params import parse_datetime
+from mall.api.penalties import FORMULA, PenaltyKindOut, kind_out
+from mall.api.spotchecks import SpotCheckOut, spot_check_out
+from mall.api.stats import SlaKindStatsOut
+from mall.calendar.service import load_calendar
+from mall.cases import service as cases
+from mall.disclosure import service as disclosure
+from mall.penalties import service as penalties
+from mall.settings import Settings
+from mall.sla.stats import sla_stats
+from mall.spotchecks import service as spotchecks
+from mall.storage import FileStore
+
+Page = Annotated[int, QueryParameter(ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+
+
+class PublicSupplierRef(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    credit_score: Decimal
+    credit_grade: str
+
+
+class PublicListingOut(msgspec.Struct):
+    id: uuid.UUID
+    category_code: str
+    title: str
+    brand: str
+    model: str
+    price: Decimal
+    unit: str
+    warranty_months: int
+    supplier: PublicSupplierRef
+
+
+class PublicPenaltyOut(msgspec.Struct):
+    id: uuid.UUID
+    supplier_id: uuid.UUID
+    supplier_name: str
+    code: str
+    name_zh: str
+    name_en: str
+    sanction: str
+    points: int
+    status: str
+    reason: str
+    imposed_at: dt.datetime
+    ends_at: dt.datetime | None
+    appeal_until: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class PublicSupplierOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    region_code: str | None
+    standing: str
+    standing_until: dt.datetime | None
+    credit_score: Decimal
+    credit_grade: str
+    sanctions: list[PublicPenaltyOut] | None = None
+
+
+def _penalty(p: Any, k: Any, supplier_name: str) -> PublicPenaltyOut:
+    return PublicPenaltyOut(
+        id=p.id,
+        supplier_id=p.supplier_id,
+        supplier_name=supplier_name,
+        code=p.code,
+        name_zh=k.name_zh,
+        name_en=k.name_en,
+        sanction=p.sanction,
+        points=p.points,
+        status=p.status,
+        reason=p.reason,
+        imposed_at=p.imposed_at,
+        ends_at=p.ends_at,
+        appeal_until=p.appeal_until,
+        revoked_at=p.revoked_at,
+    )
+
+
+def _supplier(profile: disclosure.SupplierProfile, *, full: bool) -> PublicSupplierOut:
+    org = profile.supplier
+    return PublicSupplierOut(
+        id=org.id,
+        name=org.name,
+        region_code=org.region_code,
+        standing=org.status,
+        standing_until=org.status_until,
+        credit_score=profile.score,
+        credit_grade=profile.grade,
+        sanctions=[_penalty(p, k, org.name) for p, k in profile.penalties] if full else None,
+    )
+
+
+class PublicController(Controller):
+    path = "/"
+    tags = ["public disclosure"]
+
+    # -------------------------------------------------- cases by tracking code
+
+    @get("/cases/{tracking_code:str}", summary="Follow an anonymous report by its tracking code")
+    async def case(self, tracking_code: FromPath[str], db_session: DbSession) -> CaseOut:
+        case = await cases.by_tracking_code(db_session, tracking_code)
+        return case_out(await cases.view_for(db_session, case, "filer"))
+
+    @post("/cases/{tracking_code:str}/messages", summary="Write to the operator anonymously")
+    async def message(
+        self, tracking_code: FromPath[str], data: JSONBody[MessageIn], db_session: DbSession
+    ) -> CaseOut:
+        case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
+        await cases.post_message(db_session, None, case, "filer", data.body)
+        return case_out(await cases.view_for(db_session, case, "filer"))
+
+    @post(
+        "/cases/{tracking_code:str}/attachments",
+        request_max_body_size=11 * 1024 * 1024,
+        summary="Add evidence anonymously (PDF, JPEG or PNG)",
+    )
+    async def attach(
+        self,
+        request: Request,
+        tracking_code: FromPath[str],
+        data: MultipartBody[AttachmentUpload],
+        db_session: DbSession,
+    ) -> AttachmentOut:
+        case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
+        settings = request.app.state.settings
+        attachment = await cases.add_attachment(
+            db_session,
+            FileStore(settings.mall.files_dir),
+            None,
+            case,
+            "filer",
+            filename=data.file.filename or "attachment",
+            content=await read_attachment(request, data),
+            max_bytes=settings.mall.document_max_bytes,
+        )
+        return AttachmentOut(
+            id=attachment.id,
+            role=attachment.role,
+            media_type=attachment.media_type,
+            size_bytes=attachment.size_bytes,
+            sha256=attachment.sha256,
+            original_name=attachment.original_name,
+            created_at=attachment.created_at,
+        )
+
+    @post("/cases/{tracking_code:str}/withdraw", status_code=200)
+    async def withdraw(
+        self, tracking_code: FromPath[str], data: JSONBody[NoteIn], db_session: DbSession
+    ) -> CaseOut:
+        case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
+        await cases.withdraw(db_session, None, case, "filer", data.note)
+        return case_out(await cases.view_for(db_session, case, "filer"))
+
+    # -------------------------------------------------- listings and suppliers
+
+    @get("/listings", summary="Listings on sale, with their supplier's credit score")
+    async def listings(
+        self,
+        db_session: DbSession,
+        category: FromQuery[str | None] = None,
+        supplier_id: FromQuery[uuid.UUID | None] = None,
+        limit: Page = 50,
+        offset: Offset = 0,
+    ) -> list[PublicListingOut]:
+        rows = await disclosure.published_listings(
+            db_session,
+            category_prefix=category,
+            supplier_id=supplier_id,
+            limit=limit,
+            offset=offset,
+        )
+        return [
+            PublicListingOut(
+                id=r.listing.id,
+                category_code=r.listing.category_code,
+                title=r.revision.title,
+                brand=r.revision.brand,
+                model=r.revision.model,
+                price=r.revision.price,
+                unit=r.revision.unit,
+                warranty_months=r.revision.warranty_months,
+                supplier=PublicSupplierRef(
+                    id=r.supplier.id,
+                    name=r.supplier.name,
+                    credit_score=r.score,
+                    credit_grade=r.grade,
+                ),
+            )
+            for r in rows
+        ]
+
+    @get("/suppliers", summary="Suppliers: name, region, standing, credit score")
+    async def suppliers(
+        self,
+        db_session: DbSession,
+        region: FromQuery[str | None] = None,
+        limit: Page = 50,
+        offset: Offset = 0,
+    ) -> list[PublicSupplierOut]:
+        profiles = await disclosure.supplier_profiles(
+            db_session, region_prefix=region, limit=limit, offset=offset
+        )
+        return [_supplier(p, full=False) for p in profiles]
+
+    @get("/suppliers/{supplier_id:uuid}", summary="A supplier's public profile and sanctions")
+    async def supplier(
+        self, supplier_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> PublicSupplierOut:
+        return _supplier(await disclosure.supplier_profile(db_session, supplier_id), full=True)
+
+    @get("/credit/formula", summary="How the credit score is computed")
+    async def formula(self) -> dict[str, object]:
+        return FORMULA
+
+    # -------------------------------------------------- penalties
+
+    @get("/penalties", summary="Penalties in force (default) or the whole history")
+    async def penalties(
+        self,
+        db_session: DbSession,
+        status: FromQuery[Literal["in_force", "all"]] = "in_force",
+        limit: Page = 50,
+        offset: Offset = 0,
+    ) -> list[PublicPenaltyOut]:
+        rows = await penalties.published(
+            db_session, in_force_only=status == "in_force", limit=limit, offset=offset
+        )
+        return [_penalty(p, k, org.name) for p, k, org in rows]
+
+    @get("/penalties/catalogue", summary="The catalogue of dishonest behaviours")
+    async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:
+        return [kind_out(k) for k in await penalties.catalogue(db_session)]
+
+    # -------------------------------------------------- spot checks
+
+    @get("/spot-checks", summary="Spot checks and their results")
+    async def spot_checks(
+        self, db_session: DbSession, limit: Page = 20, offset: Offset = 0
+    ) -> list[SpotCheckOut]:
+        return [
+            spot_check_out(c, await spotchecks.items_of(db_session, c.id))
+            for c in await spotchecks.listing(db_session, limit, offset)
+        ]
+
+    @get("/spot-checks/{check_id:uuid}", summary="Everything needed to recompute a draw")
+    async def spot_check(
+        self, check_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> SpotCheckOut:
+        check = await spotchecks.get(db_session, check_id)
+        return spot_check_out(check, await spotchecks.items_of(db_session, check.id))
+
+    # -------------------------------------------------- SLA statistics
+
+    @get("/sla-stats", summary="Deadlines kept, per kind (clocks started in [from, to))")
+    async def sla(
+        self,
+        db_session: DbSession,
+        from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
+        to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
+    ) -> list[SlaKindStatsOut]:
+        stats = await sla_stats(
+            db_session,
+            await load_calendar(db_session),
+            kind=None,
+            started_from=parse_datetime(from_, "from"),
+            started_to=parse_datetime(to, "to"),
+        )
+        return [
+            SlaKindStatsOut(**{f: getattr(s, f) for f in SlaKindStatsOut.__struct_fields__})
+            for s in stats
+        ]
+
+
+RATE_LIMIT_STORE = "public_rate_limit"
+
+
+def public_router(settings: Settings) -> Router:
+    """The public endpoints under ``/api/v1/public``, limited per client address."""
+    limit = RateLimitConfig(
+        rate_limit=("minute", settings.mall.public_requests_per_minute), store=RATE_LIMIT_STORE
+    )
+    return Router(
+        path="/api/v1/public", route_handlers=[PublicController], middleware=[limit.middleware]
+    )

@@ -1,0 +1,362 @@
+"""What a case can be about: a registry of subject resolvers.
+
+A resolver knows one ``subject_type``: which case types may name it, how to
+find the subject and the parties (the respondent a case is against, the
+affected party who may object), what filing an objection does to it (a
+price-fix clock stops) and how an upheld objection reverses it. Orders plug
+in here (``register(OrderSubject())``) when the orders package exists; until
+then a dispute, which needs an order, names a subject type nobody resolves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.models import Listing, ListingRevision, ReviewDecision
+from mall import audit
+from mall.auth.models import Organisation, OrgKind
+from mall.calendar.service import load_calendar
+from mall.cases.models import Case
+from mall.errors import ConflictError
+from mall.penalties import service as penalties
+from mall.penalties.models import Penalty
+from mall.settings import get_settings
+from mall.sla import service as sla
+from mall.suppliers import service as suppliers
+from mall.suppliers.models import OperatorCase, SupplierApplication
+from pricing_monitor.models import PriceViolation
+
+__all__ = ["Subject", "SubjectResolver", "register", "resolver_for", "subject_types"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    subject_type: str
+    subject_id: str
+    # The party a case is against (reports, disputes) or whose decision is objected to.
+    respondent_org_id: uuid.UUID | None
+    # Who may object to it (objections only).
+    affected_org_id: uuid.UUID | None
+    label: str
+
+
+class SubjectResolver:
+    """Base resolver: override what a subject type needs."""
+
+    subject_type: ClassVar[str]
+    case_types: ClassVar[frozenset[str]]
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        raise NotImplementedError
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        """Raise when the subject cannot be objected to now."""
+
+    async def on_filed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
+        """An objection was filed."""
+
+    async def reverse(
+        self, session: AsyncSession, case: Case, actor: audit.Actor
+    ) -> dict[str, Any]:
+        """An objection was upheld: undo what it objected to; say what was done."""
+        return {}
+
+    async def on_dismissed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
+        """An objection was dismissed or withdrawn."""
+
+
+_RESOLVERS: dict[str, SubjectResolver] = {}
+
+
+def register(resolver: SubjectResolver) -> SubjectResolver:
+    """Add a resolver; a subject type has one resolver."""
+    existing = _RESOLVERS.get(resolver.subject_type)
+    if existing is not None and type(existing) is not type(resolver):
+        raise ValueError(f"subject type {resolver.subject_type!r} is registered twice")
+    _RESOLVERS[resolver.subject_type] = resolver
+    return resolver
+
+
+def resolver_for(subject_type: str) -> SubjectResolver | None:
+    return _RESOLVERS.get(subject_type)
+
+
+def subject_types() -> dict[str, list[str]]:
+    """Each known subject type and the case types that may name it."""
+    return {name: sorted(r.case_types) for name, r in sorted(_RESOLVERS.items())}
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _state_conflict(detail: str, title: str) -> ConflictError:
+    return ConflictError(detail, code="case.subject_state", title=title)
+
+
+class SupplierSubject(SubjectResolver):
+    subject_type = "supplier"
+    case_types = frozenset({"report"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        org_id = _uuid(subject_id)
+        org = await session.get(Organisation, org_id) if org_id else None
+        if org is None or org.kind != OrgKind.SUPPLIER.value:
+            return None
+        return Subject(self.subject_type, str(org.id), org.id, None, org.name)
+
+
+class ListingSubject(SubjectResolver):
+    subject_type = "listing"
+    case_types = frozenset({"report"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        listing_id = _uuid(subject_id)
+        listing = await session.get(Listing, listing_id) if listing_id else None
+        if listing is None or listing.current_revision_id is None:
+            return None
+        revision = await session.get_one(ListingRevision, listing.current_revision_id)
+        return Subject(
+            self.subject_type, str(listing.id), listing.supplier_id, None, revision.title
+        )
+
+
+class ReviewDecisionSubject(SubjectResolver):
+    """A rejected listing revision: upheld, it goes back to a person for review."""
+
+    subject_type = "review_decision"
+    case_types = frozenset({"objection"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        decision_id = _uuid(subject_id)
+        decision = await session.get(ReviewDecision, decision_id) if decision_id else None
+        if decision is None:
+            return None
+        revision = await session.get_one(ListingRevision, decision.revision_id)
+        return Subject(
+            self.subject_type,
+            str(decision.id),
+            None,
+            revision.supplier_id,
+            f"{revision.title}（第 {revision.number} 版）",
+        )
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        decision = await session.get_one(ReviewDecision, uuid.UUID(subject.subject_id))
+        revision = await session.get_one(ListingRevision, decision.revision_id)
+        if decision.outcome != "rejected" or revision.status != "rejected":
+            raise _state_conflict(
+                "Only a standing rejection can be objected to.", "只能对驳回决定提出异议"
+            )
+
+    async def reverse(
+        self, session: AsyncSession, case: Case, actor: audit.Actor
+    ) -> dict[str, Any]:
+        decision = await session.get_one(ReviewDecision, uuid.UUID(case.subject_id))
+        revision = await session.get_one(
+            ListingRevision, decision.revision_id, with_for_update=True
+        )
+        if revision.status != "rejected":
+            return {"re_review": False, "revision_status": revision.status}
+        listing = await session.get_one(Listing, revision.listing_id, with_for_update=True)
+        revision.status, revision.claimed_by = "manual_review", None
+        if listing.current_revision_id == revision.id:
+            listing.status = "manual_review"
+        clock = await sla.restart(
+            session,
+            await load_calendar(session),
+            get_settings().sla,
+            subject_type="listing_revision",
+            subject_id=revision.id,
+            kind="listing_review",
+            responsible_org_id=None,
+            actor=actor,
+        )
+        await audit.record(
+            session,
+            actor=actor,
+            action="listing.review.reopened",
+            subject_type="listing",
+            subject_id=listing.id,
+            before={"revision": revision.number, "status": "rejected"},
+            after={"status": "manual_review", "case_id": case.id, "due_at": clock.due_at},
+        )
+        return {"re_review": True, "revision_id": str(revision.id), "due_at": clock.due_at}
+
+
+class PriceViolationSubject(SubjectResolver):
+    """An open price violation: its fix clock stops while the objection is open."""
+
+    subject_type = "price_violation"
+    case_types = frozenset({"objection"})
+    clock = "price_fix"
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        violation_id = _uuid(subject_id)
+        violation = await session.get(PriceViolation, violation_id) if violation_id else None
+        if violation is None:
+            return None
+        return Subject(
+            self.subject_type,
+            str(violation.id),
+            None,
+            violation.supplier_id,
+            f"价格偏离 {violation.deviation_pct}%",
+        )
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        violation = await session.get_one(PriceViolation, uuid.UUID(subject.subject_id))
+        legacy = await session.scalar(
+            select(OperatorCase.id).where(
+                OperatorCase.case_type == "price_objection",
+                OperatorCase.subject_id == subject.subject_id,
+                OperatorCase.status == "open",
+            )
+        )
+        if violation.status != "open" or legacy is not None:
+            raise _state_conflict(
+                "Only an open violation with no open objection can be objected to.",
+                "该价格违规已处理或已有异议",
+            )
+
+    async def on_filed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
+        await sla.pause(
+            session,
+            subject_type=self.subject_type,
+            subject_id=case.subject_id,
+            kind=self.clock,
+            reason="objection",
+            actor=actor,
+        )
+
+    async def reverse(
+        self, session: AsyncSession, case: Case, actor: audit.Actor
+    ) -> dict[str, Any]:
+        violation = await session.get_one(
+            PriceViolation, uuid.UUID(case.subject_id), with_for_update=True
+        )
+        if violation.status != "open":
+            return {"violation_status": violation.status}
+        now = dt.datetime.now(dt.UTC)
+        violation.status, violation.resolution, violation.resolved_at = (
+            "resolved",
+            "objection_upheld",
+            now,
+        )
+        await sla.meet(
+            session,
+            subject_type=self.subject_type,
+            subject_id=violation.id,
+            kind=self.clock,
+            at=now,
+        )
+        return {"violation_status": "resolved", "resolution": "objection_upheld"}
+
+    async def on_dismissed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
+        violation = await session.get_one(PriceViolation, uuid.UUID(case.subject_id))
+        if violation.status == "open":
+            await sla.resume(
+                session,
+                await load_calendar(session),
+                subject_type=self.subject_type,
+                subject_id=violation.id,
+                kind=self.clock,
+                actor=actor,
+            )
+
+
+class PenaltySubject(SubjectResolver):
+    """A published penalty, within its appeal window: upheld, it is revoked."""
+
+    subject_type = "penalty"
+    case_types = frozenset({"objection"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        penalty_id = _uuid(subject_id)
+        if penalty_id is None:
+            return None
+        penalty = await session.get(Penalty, penalty_id)
+        if penalty is None:
+            return None
+        return Subject(self.subject_type, str(penalty.id), None, penalty.supplier_id, penalty.code)
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        penalty = await penalties.get(session, uuid.UUID(subject.subject_id))
+        if penalty.status == "revoked":
+            raise _state_conflict("The penalty is revoked already.", "该处理已撤销")
+        if dt.datetime.now(dt.UTC) > penalty.appeal_until:
+            raise ConflictError(
+                "The appeal window of this penalty has ended.",
+                code="case.appeal_window_closed",
+                title="异议期已过",
+                appeal_until=penalty.appeal_until,
+            )
+
+    async def reverse(
+        self, session: AsyncSession, case: Case, actor: audit.Actor
+    ) -> dict[str, Any]:
+        penalty = await penalties.get(session, uuid.UUID(case.subject_id))
+        if penalty.status == "revoked":
+            return {"penalty_status": "revoked"}
+        await penalties.revoke(session, actor, penalty.id, f"异议成立（案件 {case.id}）")
+        return {"penalty_status": "revoked"}
+
+
+class ApplicationSubject(SubjectResolver):
+    """A rejected supplier application: upheld, it is verified again."""
+
+    subject_type = "application"
+    case_types = frozenset({"objection"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        application_id = _uuid(subject_id)
+        application = (
+            await session.get(SupplierApplication, application_id) if application_id else None
+        )
+        if application is None:
+            return None
+        return Subject(
+            self.subject_type,
+            str(application.id),
+            None,
+            application.org_id,
+            application.company_name,
+        )
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        application = await session.get_one(SupplierApplication, uuid.UUID(subject.subject_id))
+        if application.status != "rejected":
+            raise _state_conflict("Only a rejection can be objected to.", "只能对驳回决定提出异议")
+
+    async def reverse(
+        self, session: AsyncSession, case: Case, actor: audit.Actor
+    ) -> dict[str, Any]:
+        application = await suppliers.reopen_rejected(
+            session,
+            await load_calendar(session),
+            get_settings(),
+            actor,
+            uuid.UUID(case.subject_id),
+            reason=f"异议成立（案件 {case.id}）",
+        )
+        return {"application_status": application.status}
+
+
+for _resolver in (
+    SupplierSubject(),
+    ListingSubject(),
+    ReviewDecisionSubject(),
+    PriceViolationSubject(),
+    PenaltySubject(),
+    ApplicationSubject(),
+):
+    register(_resolver)

@@ -1,0 +1,295 @@
+"""Random spot checks (双随机, 一公开): commit, snapshot, reveal, draw, inspect.
+
+A regulator defines a draw with the SHA-256 of a secret seed; the population
+(and the inspector pool) is snapshotted and published with its digest at once.
+Revealing the seed checks it against the commitment, then draws the items and
+inspectors with ``mall.spotchecks.draw``, which anyone can run on the
+published data to get the same selection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.models import Listing
+from mall import audit
+from mall.auth.models import Organisation, OrgKind, OrgStatus, User
+from mall.auth.principal import Principal
+from mall.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from mall.spotchecks import draw
+from mall.spotchecks.models import SpotCheck, SpotCheckItem
+
+SUBJECT = "spot_check"
+ALGORITHM = (
+    "population = distinct ids sorted by UTF-8 bytes; key(id) = HMAC-SHA256(key=seed, "
+    "msg='item:' + id) in hex; the sample_size ids with the smallest keys, smallest first. "
+    "Inspectors likewise from the pool with msg='inspector:' + user id; item i goes to "
+    "inspector i mod inspector_count. population_sha256 = SHA-256 of the sorted ids joined "
+    "by '\\n'; seed_sha256 = SHA-256(seed)."
+)
+
+
+def _field(name: str, message: str) -> list[dict[str, str]]:
+    return [{"field": name, "message": message}]
+
+
+async def _population(session: AsyncSession, population: str, filters: dict[str, Any]) -> list[str]:
+    if population == "suppliers":
+        query = select(cast(Organisation.id, String)).where(
+            Organisation.kind == OrgKind.SUPPLIER.value,
+            Organisation.status == OrgStatus.ACTIVE.value,
+        )
+        if filters.get("region_prefix"):
+            query = query.where(Organisation.region_code.startswith(filters["region_prefix"]))
+        if filters.get("in_region") is not None:
+            query = query.where(Organisation.in_region.is_(bool(filters["in_region"])))
+    elif population == "live_listings":
+        query = select(cast(Listing.id, String)).where(
+            Listing.live_revision_id.is_not(None), Listing.delisted_at.is_(None)
+        )
+        if filters.get("category_prefix"):
+            query = query.where(Listing.category_code.startswith(filters["category_prefix"]))
+        if filters.get("supplier_region_prefix"):
+            query = query.join(Organisation, Organisation.id == Listing.supplier_id).where(
+                Organisation.region_code.startswith(filters["supplier_region_prefix"])
+            )
+    else:
+        raise InvalidError(
+            f"The population {population!r} is not available yet.",
+            code="spotcheck.population_unavailable",
+            title="暂不支持该抽查范围",
+            errors=_field("population", "suppliers or live_listings"),
+        )
+    return list((await session.scalars(query)).all())
+
+
+FILTERS = {
+    "suppliers": {"region_prefix", "in_region"},
+    "live_listings": {"category_prefix", "supplier_region_prefix"},
+}
+
+
+async def define(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    population: str,
+    filters: dict[str, Any],
+    sample_size: int,
+    inspector_count: int,
+    inspector_pool: list[uuid.UUID] | None,
+    seed_sha256: str,
+) -> SpotCheck:
+    """Commit to a seed and snapshot the population and inspectors."""
+    unknown = sorted(set(filters) - FILTERS.get(population, set()))
+    if unknown:
+        raise InvalidError(
+            f"Unknown filters for {population}: {', '.join(unknown)}.",
+            code="spotcheck.filters_invalid",
+            title="抽查筛选条件无效",
+            errors=_field("filters", f"allowed: {', '.join(sorted(FILTERS.get(population, ())))}"),
+        )
+    ids = draw.normalise(await _population(session, population, filters))
+    pool_query = (
+        select(cast(User.id, String))
+        .join(Organisation, Organisation.id == User.org_id)
+        .where(User.is_active.is_(True), Organisation.kind == OrgKind.REGULATOR.value)
+    )
+    if inspector_pool:
+        pool_query = pool_query.where(User.id.in_(inspector_pool))
+    else:
+        pool_query = pool_query.where(User.org_id == principal.org_id)
+    pool = draw.normalise((await session.scalars(pool_query)).all())
+    errors = []
+    if inspector_pool and len(pool) != len(set(inspector_pool)):
+        errors.append({"field": "inspector_pool", "message": "not all are active regulator users"})
+    if sample_size > len(ids):
+        errors.append(
+            {"field": "sample_size", "message": f"larger than the population ({len(ids)})"}
+        )
+    if inspector_count > len(pool):
+        errors.append(
+            {"field": "inspector_count", "message": f"larger than the pool ({len(pool)})"}
+        )
+    if errors:
+        raise InvalidError(
+            "The draw cannot be made as defined; see errors.",
+            code="spotcheck.draw_invalid",
+            title="抽查设置无效",
+            errors=errors,
+        )
+    check = SpotCheck(
+        name=name.strip(),
+        population=population,
+        filters=filters,
+        sample_size=sample_size,
+        inspector_count=inspector_count,
+        population_ids=ids,
+        population_sha256=draw.digest(ids),
+        inspector_pool=pool,
+        inspector_pool_sha256=draw.digest(pool),
+        seed_sha256=seed_sha256.lower(),
+        status="committed",
+        created_by=principal.user_id,
+        regulator_org_id=principal.org_id,
+    )
+    session.add(check)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="spot_check.defined",
+        subject_type=SUBJECT,
+        subject_id=check.id,
+        after={
+            "population": population,
+            "filters": filters,
+            "population_size": len(ids),
+            "population_sha256": check.population_sha256,
+            "inspector_pool_sha256": check.inspector_pool_sha256,
+            "seed_sha256": check.seed_sha256,
+            "sample_size": sample_size,
+        },
+    )
+    return check
+
+
+async def get(session: AsyncSession, check_id: uuid.UUID, *, lock: bool = False) -> SpotCheck:
+    query = select(SpotCheck).where(SpotCheck.id == check_id)
+    if lock:
+        query = query.with_for_update()
+    check = (await session.scalars(query)).one_or_none()
+    if check is None:
+        raise NotFoundError("No such spot check.", code="spotcheck.not_found", title="未找到该抽查")
+    return check
+
+
+async def reveal(
+    session: AsyncSession, principal: Principal, check_id: uuid.UUID, seed: str
+) -> SpotCheck:
+    """Publish the seed; it must match the commitment. Then draw."""
+    check = await get(session, check_id, lock=True)
+    if check.regulator_org_id != principal.org_id:
+        raise ForbiddenError(
+            "Only the regulator that defined the draw reveals it.",
+            title="仅发起抽查的监管部门可公布种子",
+        )
+    if check.status != "committed":
+        raise ConflictError(
+            "The seed is revealed already.",
+            code="spotcheck.state",
+            title="种子已公布",
+            current_status=check.status,
+        )
+    if draw.commitment(seed) != check.seed_sha256:
+        raise InvalidError(
+            "The seed does not match the published SHA-256.",
+            code="spotcheck.seed_mismatch",
+            title="种子与已公布的哈希值不符",
+            errors=_field("seed", "SHA-256 differs from seed_sha256"),
+        )
+    items = draw.draw(seed, check.population_ids, check.sample_size)
+    inspectors = draw.draw(seed, check.inspector_pool, check.inspector_count, label="inspector")
+    for rank, (item_id, inspector) in enumerate(draw.assign(items, inspectors)):
+        session.add(
+            SpotCheckItem(
+                spot_check_id=check.id,
+                rank=rank,
+                subject_id=item_id,
+                inspector_user_id=uuid.UUID(inspector),
+            )
+        )
+    check.seed, check.status, check.revealed_at = seed, "revealed", dt.datetime.now(dt.UTC)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="spot_check.revealed",
+        subject_type=SUBJECT,
+        subject_id=check.id,
+        after={"seed": seed, "items": items, "inspectors": inspectors},
+    )
+    return check
+
+
+async def items_of(session: AsyncSession, check_id: uuid.UUID) -> Sequence[SpotCheckItem]:
+    return (
+        await session.scalars(
+            select(SpotCheckItem)
+            .where(SpotCheckItem.spot_check_id == check_id)
+            .order_by(SpotCheckItem.rank)
+        )
+    ).all()
+
+
+async def record_finding(
+    session: AsyncSession,
+    principal: Principal,
+    check_id: uuid.UUID,
+    item_id: uuid.UUID,
+    *,
+    finding: str,
+    note: str,
+) -> SpotCheckItem:
+    """The drawn inspector records what the inspection of one item found."""
+    check = await get(session, check_id, lock=True)
+    item = (
+        await session.scalars(
+            select(SpotCheckItem)
+            .where(SpotCheckItem.id == item_id, SpotCheckItem.spot_check_id == check.id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if item is None:
+        raise NotFoundError(
+            "No such item in this spot check.",
+            code="spotcheck.item_not_found",
+            title="未找到该抽查对象",
+        )
+    if item.inspector_user_id != principal.user_id:
+        raise ForbiddenError(
+            "Only the inspector drawn for this item records its finding.",
+            title="仅抽中的检查人员可录入检查结果",
+        )
+    if check.status != "revealed" or item.finding is not None:
+        raise ConflictError(
+            "The finding is recorded already.",
+            code="spotcheck.state",
+            title="检查结果已录入",
+            current_status=check.status,
+        )
+    now = dt.datetime.now(dt.UTC)
+    item.finding, item.note, item.recorded_at = finding, note, now
+    await session.flush()
+    remaining = await session.scalar(
+        select(func.count())
+        .select_from(SpotCheckItem)
+        .where(SpotCheckItem.spot_check_id == check.id, SpotCheckItem.finding.is_(None))
+    )
+    if remaining == 0:
+        check.status, check.completed_at = "completed", now
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="spot_check.finding_recorded",
+        subject_type=SUBJECT,
+        subject_id=check.id,
+        after={"item_id": item.id, "subject_id": item.subject_id, "finding": finding},
+        note=note or None,
+    )
+    return item
+
+
+async def listing(session: AsyncSession, limit: int, offset: int) -> Sequence[SpotCheck]:
+    return (
+        await session.scalars(
+            select(SpotCheck).order_by(SpotCheck.created_at.desc()).limit(limit).offset(offset)
+        )
+    ).all()
