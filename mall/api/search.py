@@ -20,6 +20,7 @@ from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError, NotFoundError
+from mall.penalties import service as penalties
 from mall.search import service
 from mall.settings import get_settings
 from mall.storage import FileStore
@@ -31,7 +32,9 @@ Word = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 class SupplierOut(msgspec.Struct):
     id: uuid.UUID
     name: str
-    credit_score: int | None = None
+    # The supplier's credit score (0-100) and grade, as on its public profile.
+    credit_score: Decimal | None = None
+    credit_grade: str | None = None
 
 
 class HitOut(msgspec.Struct):
@@ -133,6 +136,7 @@ class SearchController(Controller):
             page_size=page_size,
         )
         result, took_ms = await service.search(db_session, get_settings(), query)
+        credit = await penalties.scores(db_session, list({h.supplier_id for h in result.hits}))
         return SearchOut(
             total=result.total,
             took_ms=took_ms,
@@ -149,7 +153,12 @@ class SearchController(Controller):
                     price=h.price,
                     unit=h.unit,
                     category_code=h.category_code,
-                    supplier=SupplierOut(id=h.supplier_id, name=h.supplier_name),
+                    supplier=SupplierOut(
+                        id=h.supplier_id,
+                        name=h.supplier_name,
+                        credit_score=credit[h.supplier_id].score,
+                        credit_grade=credit[h.supplier_id].grade,
+                    ),
                     thumbnail_url=h.thumbnail_url,
                     highlight=h.highlight,
                 )

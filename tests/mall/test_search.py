@@ -77,7 +77,11 @@ async def test_the_result_has_the_contract_shape(client, signed_in, demo) -> Non
         "thumbnail_url",
         "highlight",
     }
-    assert set(first["supplier"]) >= {"id", "name"}
+    assert set(first["supplier"]) >= {"id", "name", "credit_score", "credit_grade"}
+    assert (
+        first["supplier"]["credit_score"] == "100.00"
+        or float(first["supplier"]["credit_score"]) <= 100
+    )
     assert "<em>" in first["highlight"]
     assert {"category", "brand", "price_ranges"} <= set(body["facets"])
     assert all({"value", "count"} == set(f) for f in body["facets"]["category"])
