@@ -13,6 +13,7 @@ from bench import (
     images,
     price_scan,
     review_engine,
+    search,
     sla_sweep,
 )
 from bench.common import print_table, scratch_database, write_results
@@ -31,6 +32,9 @@ def main() -> None:
         results += asyncio.run(price_scan.run(database_url))
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
+    # Search loads a million listings of its own: a database of its own.
+    with scratch_database() as (database_url, _redis_url):
+        results += asyncio.run(search.run(database_url))
     print_table(results)
     print(f"\nwritten to {write_results(results)}")
 
