@@ -30,6 +30,11 @@ from mall.api.catalog import (
 )
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.orders import (
+    OperatorChangeRequestController,
+    OrderController,
+    OrderStatsController,
+)
 from mall.api.pricing import PricingController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
@@ -127,6 +132,9 @@ def create_app(
             ReviewQueueController,
             RulesetController,
             PricingController,
+            OrderController,
+            OperatorChangeRequestController,
+            OrderStatsController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

@@ -15,6 +15,12 @@ from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
+from mall.orders.models import (
+    OrderChangeRequest,
+    OrderIdempotencyKey,
+    OrderLine,
+    PurchaseOrder,
+)
 from mall.sla.models import SlaClock, SlaClockPause
 from mall.suppliers.models import (
     CommitmentAcceptance,
@@ -49,11 +55,15 @@ __all__ = [
     "MarketBaselineChange",
     "Notification",
     "OperatorCase",
+    "OrderChangeRequest",
+    "OrderIdempotencyKey",
+    "OrderLine",
     "Organisation",
     "OutboxJob",
     "PriceObservation",
     "PriceScan",
     "PriceViolation",
+    "PurchaseOrder",
     "ReviewDecision",
     "SlaClock",
     "SlaClockPause",
