@@ -177,6 +177,8 @@ class ListingOut(msgspec.Struct):
     on_sale: bool
     revision: RevisionOut
     live_revision_id: uuid.UUID | None
+    # Units on sale now: the live revision's stock (orders reserve from it).
+    stock: int | None = None
 
 
 def _revision_out(r: ListingRevision) -> RevisionOut:
@@ -373,7 +375,14 @@ class ListingController(Controller):
         )
         revision = await listings.revision(db_session, shown)
         assert revision is not None
-        return _listing_out(listing, revision)
+        out = _listing_out(listing, revision)
+        live = (
+            revision
+            if revision.id == listing.live_revision_id
+            else await listings.revision(db_session, listing.live_revision_id)
+        )
+        out.stock = live.stock if live is not None else None
+        return out
 
     @patch(
         "/{listing_id:uuid}",
