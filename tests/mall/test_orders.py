@@ -85,6 +85,10 @@ def order_body(*lines: tuple[str, int], **overrides) -> dict:
     return body | overrides
 
 
+def moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
@@ -418,8 +422,8 @@ async def test_deadlines_across_the_2026_holidays(client, parties, monkeypatch) 
         c["kind"]: c
         for c in (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()["clocks"]
     }
-    assert clocks["order_confirmation"]["due_at"] == "2026-10-08T16:00:00Z"
-    assert clocks["contract"]["due_at"] == "2026-10-20T16:00:00Z"
+    assert moment(clocks["order_confirmation"]["due_at"]) == dt.datetime(2026, 10, 9, tzinfo=CST)
+    assert moment(clocks["contract"]["due_at"]) == dt.datetime(2026, 10, 21, tzinfo=CST)
 
     confirmed_at = dt.datetime(2026, 10, 9, 9, 0, tzinfo=CST)
     monkeypatch.setattr(order_module, "_now", lambda: confirmed_at.astimezone(dt.UTC))
@@ -439,25 +443,24 @@ async def test_acceptance_and_payment_deadlines_around_spring_festival_2026(
     oid = (await place(client, parties))["id"]
     for action in ("confirm", "ship", "deliver"):
         assert (await act(client, parties.seller, oid, action)).status_code == 200
-    asked = dt.datetime(2026, 2, 13, 15, 0, tzinfo=CST)
-    monkeypatch.setattr(order_module, "_now", lambda: asked.astimezone(dt.UTC))
-    assert (await act(client, parties.seller, oid, "request-acceptance")).status_code == 200
-    monkeypatch.setattr(order_module, "_now", lambda: dt.datetime(2026, 2, 12, 9, 0, tzinfo=dt.UTC))
-    assert (await act(client, parties.buyer, oid, "accept")).status_code == 200
-    assert (
-        await act(client, parties.seller, oid, "invoice", {"invoice_number": "No.1"})
-    ).status_code == 200
-    received = dt.datetime(2026, 2, 12, 11, 0, tzinfo=CST)
-    monkeypatch.setattr(order_module, "_now", lambda: received.astimezone(dt.UTC))
-    assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
+    for action, who, at in [
+        ("request-acceptance", parties.seller, dt.datetime(2026, 2, 11, 15, 0, tzinfo=CST)),
+        ("accept", parties.buyer, dt.datetime(2026, 2, 12, 9, 0, tzinfo=CST)),
+        ("invoice", parties.seller, dt.datetime(2026, 2, 12, 10, 0, tzinfo=CST)),
+        ("receive-invoice", parties.buyer, dt.datetime(2026, 2, 12, 11, 0, tzinfo=CST)),
+    ]:
+        monkeypatch.setattr(order_module, "_now", lambda at=at: at.astimezone(dt.UTC))
+        moved = await act(client, who, oid, action, {"invoice_number": "No.1"})
+        assert moved.status_code == 200, moved.text
     clocks = {
         c["kind"]: c
         for c in (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()["clocks"]
     }
-    # 14 February (make-up Saturday), 24-28 February, 2 March: 7 working days.
-    assert clocks["acceptance"]["due_at"] == "2026-03-02T16:00:00Z"
+    # 12, 13, 14 February (a make-up Saturday), then 24 to 27 February after
+    # the Spring Festival: 7 working days.
+    assert moment(clocks["acceptance"]["due_at"]) == dt.datetime(2026, 2, 28, tzinfo=CST)
     # 13 February, 14 February, 24, 25, 26 February: 5 working days.
-    assert clocks["payment"]["due_at"] == "2026-02-26T16:00:00Z"
+    assert moment(clocks["payment"]["due_at"]) == dt.datetime(2026, 2, 27, tzinfo=CST)
     assert clocks["payment"]["working_days"] == 5
 
 
@@ -495,3 +498,208 @@ async def test_every_change_is_audited(client, parties, session_maker) -> None:
     assert events[1].summary["before"] == {"status": "placed"}
     assert {c.kind for c in clocks if c.met_at} == {"order_confirmation", "contract"}
     assert change_module.CLOCK == "change_request_verification"
+
+
+# ---------------------------------------------------------------- returns and terminations
+
+QUEUE = "/api/v1/operator/change-requests"
+
+
+async def change(client, p: Parties, oid: str, **body):
+    payload = {
+        "type": "termination",
+        "reason": "funds_adjusted",
+        "explanation": "财政资金调整，项目终止",
+    } | body
+    return await client.post(f"{ORDERS}/{oid}/change-requests", json=payload, headers=p.buyer)
+
+
+async def test_partial_return_approved_restores_stock_once(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    other = await on_sale(session_maker, parties.supplier.user.org_id, price="10.50", stock=20)
+    response = await client.post(
+        ORDERS,
+        json=order_body((parties.listing_id, 4), (other, 6)),
+        headers=parties.buyer | key(),
+    )
+    order = response.json()
+    oid = order["id"]
+    assert order["total_amount"] == "163.00"
+    for action in ("confirm", "ship", "deliver"):
+        assert (await act(client, parties.seller, oid, action)).status_code == 200
+    first = order["lines"][0]
+
+    created = await change(
+        client,
+        parties,
+        oid,
+        type="return",
+        reason="quality_issue",
+        explanation="两包纸受潮",
+        scope="lines",
+        lines=[{"line_id": first["id"], "quantity": 2}],
+        attachments=[{"name": "照片.jpg", "url": "https://files.example.org/p/1.jpg"}],
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["status"] == "submitted" and body["due_at"]
+    cid = body["id"]
+    # One open request at a time.
+    assert (await change(client, parties, oid)).status_code == 409
+
+    # The supplier comments; the operator sees it in the queue, soonest due first.
+    commented = await client.post(
+        f"{ORDERS}/{oid}/change-requests/{cid}/comments",
+        json={"text": "同意退回受潮的两包"},
+        headers=parties.seller,
+    )
+    assert commented.status_code == 200 and commented.json()["comments"][0]["org_kind"] == (
+        "supplier"
+    )
+    queue = (await client.get(QUEUE, params={"status": "submitted"}, headers=operator)).json()
+    assert cid in [item["id"] for item in queue]
+    dues = [item["due_at"] for item in queue]
+    assert dues == sorted(dues)
+
+    # Asking for more pauses the clock; the unit's answer starts it again.
+    asked = await client.post(
+        f"{QUEUE}/{cid}/request-info", json={"message": "请上传检验单"}, headers=operator
+    )
+    assert asked.status_code == 200 and asked.json()["clock_paused"] is True
+    assert (await client.post(f"{QUEUE}/{cid}/approve", headers=operator)).status_code == 409
+    answered = await client.post(
+        f"{ORDERS}/{oid}/change-requests/{cid}/respond",
+        json={"text": "检验单已上传"},
+        headers=parties.buyer,
+    )
+    assert answered.status_code == 200 and answered.json()["status"] == "submitted"
+    assert answered.json()["clock_paused"] is False
+
+    # Approval, retried sequentially and concurrently, restores the stock once.
+    assert await stock_of(session_maker, parties.listing_id) == 96
+    approvals = await asyncio.gather(
+        *[client.post(f"{QUEUE}/{cid}/approve", headers=operator) for _ in range(4)]
+    )
+    assert {a.status_code for a in approvals} == {200}
+    again = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert again.status_code == 200 and again.json()["status"] == "approved"
+    assert await stock_of(session_maker, parties.listing_id) == 98
+    assert await stock_of(session_maker, other) == 14
+    assert again.json()["outcome"]["total_after"] == "113.00"
+
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()
+    assert detail["status"] == "delivered" and detail["total_amount"] == "113.00"
+    assert detail["lines"][0]["returned_quantity"] == 2 and detail["lines"][0]["amount"] == "50.00"
+    actions = [e["action"] for e in detail["timeline"]]
+    assert actions.count("order.return_applied") == 1
+    assert actions.count("order_change_request.approved") == 1
+    for headers in (parties.buyer, parties.seller):
+        notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+        assert "order.change_approved" in [n["kind"] for n in notes]
+    seen = (
+        await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.seller)
+    ).json()
+    assert seen["status"] == "approved" and seen["attachments"][0]["name"] == "照片.jpg"
+    # A decided request cannot be rejected any more.
+    late = await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
+    assert late.status_code == 409
+
+
+async def test_whole_order_termination_and_rejection(
+    client, parties, session_maker, signed_in, make_account, login
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    oid = (await place(client, parties, quantity=10))["id"]
+    assert (await act(client, parties.seller, oid, "confirm")).status_code == 200
+
+    rejected = (await change(client, parties, oid, reason="demand_changed")).json()
+    done = await client.post(
+        f"{QUEUE}/{rejected['id']}/reject",
+        json={"reason": "已开始生产，不予终止"},
+        headers=operator,
+    )
+    assert done.status_code == 200 and done.json()["status"] == "rejected"
+    assert await stock_of(session_maker, parties.listing_id) == 90
+
+    # Other organisations do not see the order's requests.
+    stranger = await login(await make_account(OrgKind.PURCHASER))
+    assert (
+        await client.get(f"{ORDERS}/{oid}/change-requests/{rejected['id']}", headers=stranger)
+    ).status_code == 404
+    assert (await change(client, Parties(None, None, stranger, None, None), oid)).status_code == 404
+    # Only purchasing units ask; only operators decide.
+    refused = await client.post(
+        f"{ORDERS}/{oid}/change-requests",
+        json={"type": "return", "reason": "other", "explanation": "x"},
+        headers=parties.seller,
+    )
+    assert refused.status_code == 403
+    assert (
+        await client.post(f"{QUEUE}/{rejected['id']}/approve", headers=signed_in[OrgKind.REGULATOR])
+    ).status_code == 403
+
+    terminated = (await change(client, parties, oid, reason="procurement_method_changed")).json()
+    approved = await client.post(f"{QUEUE}/{terminated['id']}/approve", headers=operator)
+    assert approved.status_code == 200
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.seller)).json()
+    assert detail["status"] == "terminated" and detail["total_amount"] == "0.00"
+    assert detail["lines"][0]["cancelled_quantity"] == 10
+    assert detail["allowed_actions"] == []
+    assert await stock_of(session_maker, parties.listing_id) == 100
+    assert (await change(client, parties, oid)).status_code == 409
+
+
+async def test_change_request_validation(client, parties) -> None:
+    oid = (await place(client, parties, quantity=2))["id"]
+    line_id = (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()["lines"][0]["id"]
+    for body, field in [
+        ({"scope": "lines", "lines": [{"line_id": line_id, "quantity": 3}]}, "lines[0].quantity"),
+        (
+            {"scope": "lines", "lines": [{"line_id": str(uuid.uuid4()), "quantity": 1}]},
+            "lines[0].line_id",
+        ),
+        ({"reason": "bored"}, "reason"),
+        ({"type": "refund"}, "type"),
+        ({"explanation": ""}, "explanation"),
+    ]:
+        response = await change(client, parties, oid, **body)
+        assert response.status_code == 422, response.text
+        assert any(e["field"].endswith(field) for e in response.json()["errors"]), response.text
+
+
+async def test_verification_deadline_across_national_day(client, parties, monkeypatch) -> None:
+    oid = (await place(client, parties))["id"]
+    submitted = dt.datetime(2026, 9, 30, 16, 0, tzinfo=CST)
+    monkeypatch.setattr(change_module, "_now", lambda: submitted.astimezone(dt.UTC))
+    created = (await change(client, parties, oid)).json()
+    assert moment(created["due_at"]) == dt.datetime(2026, 10, 9, tzinfo=CST)
+
+
+async def test_order_statistics(client, parties, signed_in) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    oid = (await place(client, parties, quantity=2))["id"]
+    assert (await act(client, parties.seller, oid, "confirm")).status_code == 200
+    cid = (await change(client, parties, oid)).json()["id"]
+    assert (await client.post(f"{QUEUE}/{cid}/approve", headers=operator)).status_code == 200
+
+    for headers in (operator, signed_in[OrgKind.REGULATOR]):
+        response = await client.get("/api/v1/stats/orders", headers=headers)
+        assert response.status_code == 200
+    stats = response.json()
+    assert stats["orders"] >= 1 and "terminated" in stats["by_status"]
+    assert "A090101" in stats["by_category"]
+    assert stats["change_requests_by_type"]["termination"] >= 1
+    assert stats["change_requests_by_reason"]["funds_adjusted"] >= 1
+    assert set(stats["on_time_rate"]) == {
+        "verification",
+        "confirmation",
+        "contract",
+        "acceptance",
+        "payment",
+    }
+    assert stats["on_time_rate"]["verification"] is not None
+    assert stats["median_verification_working_hours"] is not None
+    for headers in (parties.buyer, parties.seller):
+        assert (await client.get("/api/v1/stats/orders", headers=headers)).status_code == 403
