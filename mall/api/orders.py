@@ -242,16 +242,23 @@ def _clock_out(clock: SlaClock) -> ClockOut:
 
 
 async def _order_out(
-    db_session: Any, request: Request[Any, Any, Any], order: PurchaseOrder, *, detail: bool
+    db_session: Any,
+    request: Request[Any, Any, Any],
+    order: PurchaseOrder,
+    *,
+    detail: bool,
+    lines: list[OrderLine] | None = None,
 ) -> OrderOut:
     principal = current_principal(request)
+    if lines is None:
+        lines = list(await service.lines_of(db_session, order.id))
     out = OrderOut(
         **{
             f: getattr(order, f)
             for f in OrderOut.__struct_fields__
             if f not in ("lines", "allowed_actions", "clocks", "timeline", "change_requests")
         },
-        lines=[_line_out(line) for line in await service.lines_of(db_session, order.id)],
+        lines=[_line_out(line) for line in lines],
         allowed_actions=service.allowed_actions(order, principal.org_kind)
         if principal.org_kind in (OrgKind.PURCHASER, OrgKind.SUPPLIER)
         else [],
@@ -334,7 +341,7 @@ class OrderController(Controller):
             ),
             idempotency_key=idempotency_key,
         )
-        body = await _order_out(db_session, request, placed.order, detail=False)
+        body = await _order_out(db_session, request, placed.order, detail=False, lines=placed.lines)
         headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
         return Response(body, status_code=201, headers=headers)
 

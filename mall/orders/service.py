@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select, text, update
+from sqlalchemy import String, and_, cast, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils import uuid7
 
-from catalog.models import ListingRevision
 from mall import audit
 from mall.audit.models import AuditEvent
 from mall.auth.models import OrgKind
 from mall.auth.principal import Principal
 from mall.calendar.core import WorkCalendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
-from mall.notifications.service import notify
+from mall.jobs.outbox import enqueue_job
+from mall.notifications.service import DELIVER_JOB, notify
 from mall.orders.models import (
     ORDER_STATUSES,
     OrderChangeRequest,
@@ -98,6 +99,7 @@ class OrderRequest:
 @dataclass(frozen=True, slots=True)
 class Placed:
     order: PurchaseOrder
+    lines: list[OrderLine]
     replayed: bool
 
 
@@ -125,22 +127,33 @@ def _validate(data: OrderRequest, today: dt.date) -> None:
         )
 
 
+# The listings and their live revisions, locked in listing order: the
+# listing shared (no delisting or approval meanwhile), the revision for
+# update (its stock is then the latest and stays so until commit).
 _LISTINGS_SQL = text(
     """
     SELECT l.id, l.supplier_id, l.category_code, l.live_revision_id, l.current_revision_id,
            l.delisted_at, r.title, r.price, r.unit, r.stock, o.status AS supplier_status,
            cur.status AS current_status
     FROM listing l
+    JOIN listing_revision r ON r.id = l.live_revision_id
     JOIN organisation o ON o.id = l.supplier_id
-    LEFT JOIN listing_revision r ON r.id = l.live_revision_id
     LEFT JOIN listing_revision cur ON cur.id = l.current_revision_id
     WHERE l.id = ANY(:ids)
     ORDER BY l.id
-    FOR SHARE OF l
+    FOR SHARE OF l FOR UPDATE OF r
     """
 )
+# Every line's reservation in one statement, each still conditional on the
+# stock; the rows are locked already, in listing order, so no two orders
+# wait on each other in a cycle.
 _RESERVE_SQL = text(
-    "UPDATE listing_revision SET stock = stock - :q WHERE id = :id AND stock >= :q RETURNING stock"
+    """
+    UPDATE listing_revision r SET stock = r.stock - v.q
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:qs AS int[])) AS v(id, q)
+    WHERE r.id = v.id AND r.stock >= v.q
+    RETURNING r.id
+    """
 )
 # A newer revision waiting for approval carries the stock its supplier declared
 # when editing; units sold meanwhile are taken off it too, so its approval does
@@ -149,40 +162,103 @@ _RESERVE_PENDING_SQL = text(
     "UPDATE listing_revision SET stock = greatest(stock - :q, 0)"
     " WHERE id = :id AND status IN ('draft', 'submitted', 'manual_review')"
 )
+# The order, its lines, its two clocks, the key's order id and the supplier's
+# notice, in one round trip.
+_CREATE_SQL = text(
+    """
+    WITH o AS (
+        INSERT INTO purchase_order (
+            id, purchaser_org_id, supplier_org_id, placed_by, status, placed_at,
+            status_changed_at, delivery_address, contact_name, contact_phone, budget_code,
+            funding_source, requested_delivery_date, total_amount, acceptance_round,
+            created_at, updated_at)
+        VALUES (:id, :purchaser, :supplier, :placed_by, 'placed', :now, :now, :address,
+                :contact_name, :contact_phone, :budget_code, :funding_source, :delivery_date,
+                :total, 0, :now, :now)
+        RETURNING id
+    ), lines AS (
+        INSERT INTO order_line (
+            id, order_id, line_no, listing_id, revision_id, category_code, title, unit,
+            unit_price, quantity, cancelled_quantity, returned_quantity, amount,
+            created_at, updated_at)
+        SELECT x.id, o.id, x.line_no, x.listing_id, x.revision_id, x.category_code, x.title,
+               x.unit, x.unit_price, x.quantity, 0, 0, x.amount, :now, :now
+        FROM o, unnest(CAST(:line_ids AS uuid[]), CAST(:line_nos AS int[]),
+                       CAST(:listing_ids AS uuid[]), CAST(:revision_ids AS uuid[]),
+                       CAST(:category_codes AS text[]), CAST(:titles AS text[]),
+                       CAST(:units AS text[]), CAST(:unit_prices AS numeric[]),
+                       CAST(:quantities AS int[]), CAST(:amounts AS numeric[]))
+             AS x(id, line_no, listing_id, revision_id, category_code, title, unit, unit_price,
+                  quantity, amount)
+        RETURNING 1
+    ), clocks AS (
+        INSERT INTO sla_clock (
+            id, subject_type, subject_id, kind, responsible_org_id, started_at, working_days,
+            due_at, provisional, paused_working_days, created_at, updated_at)
+        SELECT c.id, 'order', CAST(o.id AS text), c.kind, :supplier, :now, c.days, c.due,
+               c.provisional, 0, :now, :now
+        FROM o, unnest(CAST(:clock_ids AS uuid[]), CAST(:clock_kinds AS text[]),
+                       CAST(:clock_days AS int[]), CAST(:clock_dues AS timestamptz[]),
+                       CAST(:clock_provisional AS boolean[]))
+             AS c(id, kind, days, due, provisional)
+        RETURNING 1
+    ), k AS (
+        UPDATE order_idempotency_key SET order_id = o.id, updated_at = :now
+        FROM o WHERE order_idempotency_key.id = :key_id
+        RETURNING 1
+    ), n AS (
+        INSERT INTO notification (
+            id, org_id, kind, title_zh, title_en, body_zh, body_en, subject_type, subject_id,
+            created_at, updated_at)
+        SELECT :note_id, :supplier, 'order.placed', :note_title_zh, :note_title_en,
+               :note_body_zh, :note_body_en, 'order', CAST(o.id AS text), :now, :now
+        FROM o
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM lines) AS lines, (SELECT count(*) FROM clocks) AS clocks,
+           (SELECT count(*) FROM k) AS keys, (SELECT count(*) FROM n) AS notes
+    """
+)
+
+
+def _uuid7() -> uuid.UUID:
+    return uuid.UUID(str(uuid7()))
 
 
 async def _claim_key(
     session: AsyncSession, org_id: uuid.UUID, key: str, digest: str
-) -> OrderIdempotencyKey | None:
-    """Take the key for this request, or return the row of an earlier one.
+) -> tuple[uuid.UUID, OrderIdempotencyKey | None]:
+    """Take the key for this request (its row id), or find the row of an earlier one.
 
     Two requests with the same key at once: the second INSERT waits for the
     first transaction; if it committed, the second sees its row.
     """
+    key_id, now = _uuid7(), _now()
     inserted = (
         await session.execute(
             pg_insert(OrderIdempotencyKey)
             .values(
-                id=uuid.uuid4(),
+                id=key_id,
                 purchaser_org_id=org_id,
                 key=key,
                 request_sha256=digest,
-                created_at=_now(),
-                updated_at=_now(),
+                created_at=now,
+                updated_at=now,
             )
             .on_conflict_do_nothing(constraint="uq_order_idempotency_key")
             .returning(OrderIdempotencyKey.id)
         )
     ).scalar_one_or_none()
     if inserted is not None:
-        return None
-    return (
+        return key_id, None
+    earlier = (
         await session.scalars(
             select(OrderIdempotencyKey).where(
                 OrderIdempotencyKey.purchaser_org_id == org_id, OrderIdempotencyKey.key == key
             )
         )
     ).one()
+    return earlier.id, earlier
 
 
 def _check_listings(
@@ -230,33 +306,22 @@ async def _reserve(
     wanted: dict[uuid.UUID, int],
     index_of: dict[uuid.UUID, int],
 ) -> None:
-    """One conditional UPDATE per line, in listing order; any line short fails them all."""
-    short = []
-    for listing_id in sorted(wanted):  # one order of locking for every buyer
-        row, quantity = rows[listing_id], wanted[listing_id]
+    """Reserve every line or none; the locked rows say which lines are short."""
+    order = sorted(wanted)
+    short = [lid for lid in order if rows[lid].stock < wanted[lid]]
+    if not short:
         reserved = (
-            await session.execute(_RESERVE_SQL, {"id": row.live_revision_id, "q": quantity})
-        ).first()
-        if reserved is None:
-            short.append(listing_id)
-            continue
-        if (
-            row.current_revision_id != row.live_revision_id
-            and row.current_status in RESERVABLE_STATUSES
-        ):
             await session.execute(
-                _RESERVE_PENDING_SQL, {"id": row.current_revision_id, "q": quantity}
+                _RESERVE_SQL,
+                {
+                    "ids": [rows[lid].live_revision_id for lid in order],
+                    "qs": [wanted[lid] for lid in order],
+                },
             )
+        ).all()
+        if len(reserved) != len(order):  # cannot happen while the rows are locked
+            raise RuntimeError("stock changed under a row lock")
     if short:
-        stock_now: dict[uuid.UUID, int] = dict(
-            (
-                await session.execute(
-                    select(ListingRevision.listing_id, ListingRevision.stock).where(
-                        ListingRevision.id.in_([rows[lid].live_revision_id for lid in short])
-                    )
-                )
-            ).all()
-        )
         raise ConflictError(
             "Not enough stock for some lines; nothing was reserved.",
             code="order.insufficient_stock",
@@ -264,12 +329,21 @@ async def _reserve(
             errors=[
                 {
                     "field": f"lines[{index_of[lid]}].quantity",
-                    "message": f"only {stock_now.get(lid, 0)} in stock",
-                    "available": stock_now.get(lid, 0),
+                    "message": f"only {rows[lid].stock} in stock",
+                    "available": rows[lid].stock,
                 }
                 for lid in short
             ],
         )
+    for lid in order:
+        row = rows[lid]
+        if (
+            row.current_revision_id != row.live_revision_id
+            and row.current_status in RESERVABLE_STATUSES
+        ):
+            await session.execute(
+                _RESERVE_PENDING_SQL, {"id": row.current_revision_id, "q": wanted[lid]}
+            )
 
 
 async def place(
@@ -285,7 +359,7 @@ async def place(
     now = _now()
     _validate(data, now.date())
     digest = data.sha256()
-    earlier = await _claim_key(session, principal.org_id, idempotency_key, digest)
+    key_id, earlier = await _claim_key(session, principal.org_id, idempotency_key, digest)
     if earlier is not None:
         if earlier.request_sha256 != digest or earlier.order_id is None:
             raise ConflictError(
@@ -295,7 +369,7 @@ async def place(
                 errors=[_field("Idempotency-Key", "already used with another body")],
             )
         order = await session.get_one(PurchaseOrder, earlier.order_id)
-        return Placed(order=order, replayed=True)
+        return Placed(order=order, lines=list(await lines_of(session, order.id)), replayed=True)
 
     wanted = {line.listing_id: line.quantity for line in data.lines}
     rows = {row.id: row for row in await session.execute(_LISTINGS_SQL, {"ids": list(wanted)})}
@@ -303,7 +377,9 @@ async def place(
     supplier_id, total = _check_listings(rows, wanted, index_of)
     await _reserve(session, rows, wanted, index_of)
 
+    # Built in memory for the answer; written below in one statement.
     order = PurchaseOrder(
+        id=_uuid7(),
         purchaser_org_id=principal.org_id,
         supplier_org_id=supplier_id,
         placed_by=principal.user_id,
@@ -317,14 +393,20 @@ async def place(
         funding_source=data.funding_source,
         requested_delivery_date=data.requested_delivery_date,
         total_amount=total,
+        acceptance_round=0,
+        status_reason=None,
+        invoice_number=None,
+        invoice_amount=None,
+        invoice_issued_on=None,
+        payment_reference=None,
+        paid_amount=None,
     )
-    session.add(order)
-    await session.flush()
     lines = []
     for line_no, line in enumerate(data.lines, start=1):
         row = rows[line.listing_id]
         lines.append(
             OrderLine(
+                id=_uuid7(),
                 order_id=order.id,
                 line_no=line_no,
                 listing_id=line.listing_id,
@@ -334,42 +416,56 @@ async def place(
                 unit=row.unit,
                 unit_price=row.price,
                 quantity=line.quantity,
+                cancelled_quantity=0,
+                returned_quantity=0,
                 amount=(row.price * line.quantity).quantize(Decimal("0.01")),
             )
         )
-    session.add_all(lines)
-    for kind in ("order_confirmation", "contract"):
-        deadline = calendar.deadline(now, sla_settings.days_for(kind))
-        session.add(
-            SlaClock(
-                subject_type=SUBJECT,
-                subject_id=str(order.id),
-                kind=kind,
-                responsible_org_id=supplier_id,
-                started_at=now,
-                working_days=sla_settings.days_for(kind),
-                due_at=deadline.due_at,
-                provisional=deadline.provisional,
-            )
+    clock_kinds = ("order_confirmation", "contract")
+    deadlines = [calendar.deadline(now, sla_settings.days_for(kind)) for kind in clock_kinds]
+    note_id = _uuid7()
+    written = (
+        await session.execute(
+            _CREATE_SQL,
+            {
+                "id": order.id,
+                "purchaser": order.purchaser_org_id,
+                "supplier": supplier_id,
+                "placed_by": order.placed_by,
+                "now": now,
+                "address": order.delivery_address,
+                "contact_name": order.contact_name,
+                "contact_phone": order.contact_phone,
+                "budget_code": order.budget_code,
+                "funding_source": order.funding_source,
+                "delivery_date": order.requested_delivery_date,
+                "total": total,
+                "line_ids": [x.id for x in lines],
+                "line_nos": [x.line_no for x in lines],
+                "listing_ids": [x.listing_id for x in lines],
+                "revision_ids": [x.revision_id for x in lines],
+                "category_codes": [x.category_code for x in lines],
+                "titles": [x.title for x in lines],
+                "units": [x.unit for x in lines],
+                "unit_prices": [x.unit_price for x in lines],
+                "quantities": [x.quantity for x in lines],
+                "amounts": [x.amount for x in lines],
+                "clock_ids": [_uuid7() for _ in clock_kinds],
+                "clock_kinds": list(clock_kinds),
+                "clock_days": [sla_settings.days_for(kind) for kind in clock_kinds],
+                "clock_dues": [d.due_at for d in deadlines],
+                "clock_provisional": [d.provisional for d in deadlines],
+                "key_id": key_id,
+                "note_id": note_id,
+                "note_title_zh": f"新订单待确认：{total} 元",
+                "note_title_en": f"New order to confirm: CNY {total}",
+                "note_body_zh": "；".join(f"{x.title} × {x.quantity}{x.unit}" for x in lines),
+                "note_body_en": "; ".join(f"{x.title} x {x.quantity} {x.unit}" for x in lines),
+            },
         )
-    await session.execute(
-        update(OrderIdempotencyKey)
-        .where(
-            OrderIdempotencyKey.purchaser_org_id == principal.org_id,
-            OrderIdempotencyKey.key == idempotency_key,
-        )
-        .values(order_id=order.id)
-    )
-    await notify(
-        session,
-        org_id=supplier_id,
-        kind="order.placed",
-        title_zh=f"新订单待确认：{total} 元",
-        title_en=f"New order to confirm: CNY {total}",
-        body_zh="；".join(f"{x.title} × {x.quantity}{x.unit}" for x in lines),
-        body_en="; ".join(f"{x.title} x {x.quantity} {x.unit}" for x in lines),
-        subject=(SUBJECT, order.id),
-    )
+    ).one()
+    assert (written.lines, written.clocks, written.keys, written.notes) == (len(lines), 2, 1, 1)
+    await enqueue_job(session, DELIVER_JOB, key=note_id, notification_id=str(note_id))
     await audit.record(
         session,
         actor=audit.Actor.of(principal),
@@ -393,7 +489,7 @@ async def place(
             ],
         },
     )
-    return Placed(order=order, replayed=False)
+    return Placed(order=order, lines=lines, replayed=False)
 
 
 # ---------------------------------------------------------------- visibility
