@@ -187,9 +187,7 @@ def run(database_url: str, redis_url: str) -> list[Result]:
     bench_db = f"pgbench_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(database_url, f'CREATE DATABASE "{bench_db}"'))
     pgbench_dsn = _pgbench_dsn(database_url.rpartition("/")[0] + "/" + bench_db)
-    subprocess.run(
-        ["pgbench", "-i", "-q", "-s", "1", pgbench_dsn], check=True, capture_output=True
-    )
+    subprocess.run(["pgbench", "-i", "-q", "-s", "1", pgbench_dsn], check=True, capture_output=True)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
