@@ -11,6 +11,7 @@ from bench import (
     decision_latency,
     http_health,
     images,
+    order_placing,
     price_scan,
     review_engine,
     sla_sweep,
@@ -31,6 +32,7 @@ def main() -> None:
         results += asyncio.run(price_scan.run(database_url))
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
+        results += order_placing.run(database_url, redis_url)
     print_table(results)
     print(f"\nwritten to {write_results(results)}")
 
