@@ -406,7 +406,10 @@ async def _locked(
     query = select(OrderChangeRequest).where(OrderChangeRequest.id == request_id)
     if order_id is not None:
         query = query.where(OrderChangeRequest.order_id == order_id)
-    request = (await session.scalars(query.with_for_update())).one_or_none()
+    # populate_existing: a row read earlier in this session is read again under the lock.
+    request = (
+        await session.scalars(query.with_for_update().execution_options(populate_existing=True))
+    ).one_or_none()
     if request is None:
         raise _not_found()
     return request
@@ -428,8 +431,14 @@ async def approve(
 ) -> OrderChangeRequest:
     """Take the quantities out of the order and put them back in stock (once)."""
     # The order first, then the request: the order's transitions lock in that order too.
-    order_id = (await get_any(session, request_id)).order_id
-    order = await session.get_one(PurchaseOrder, order_id, with_for_update=True)
+    order_id = await session.scalar(
+        select(OrderChangeRequest.order_id).where(OrderChangeRequest.id == request_id)
+    )
+    if order_id is None:
+        raise _not_found()
+    order = await session.get_one(
+        PurchaseOrder, order_id, with_for_update=True, populate_existing=True
+    )
     request = await _locked(session, request_id)
     if request.status == "approved":
         return request  # a retried approval: done already, nothing changes

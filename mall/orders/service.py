@@ -513,7 +513,7 @@ async def get_visible(
 ) -> PurchaseOrder:
     query = select(PurchaseOrder).where(PurchaseOrder.id == order_id, visible(principal))
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     order = (await session.scalars(query)).one_or_none()
     if order is None:
         raise _not_found()

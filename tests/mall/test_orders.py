@@ -703,3 +703,45 @@ async def test_order_statistics(client, parties, signed_in) -> None:
     assert stats["median_verification_working_hours"] is not None
     for headers in (parties.buyer, parties.seller):
         assert (await client.get("/api/v1/stats/orders", headers=headers)).status_code == 403
+
+
+async def test_racing_approvals_restore_stock_once(
+    client, parties, session_maker, make_account
+) -> None:
+    """One approval holds the order while another, having read the request
+    already, waits for it; the second finds the request approved and changes nothing."""
+    from mall.auth.service import principal_for_user
+    from mall.orders.models import OrderChangeRequest
+
+    oid = (await place(client, parties, quantity=6))["id"]
+    cid = uuid.UUID((await change(client, parties, oid)).json()["id"])
+    operator = await make_account(OrgKind.OPERATOR)
+    async with session_maker() as session:
+        principal = await principal_for_user(session, operator.user.id)
+    assert await stock_of(session_maker, parties.listing_id) == 94
+
+    async def second() -> str:
+        async with session_maker() as session, session.begin():
+            assert (await session.get(OrderChangeRequest, cid)).status == "submitted"
+            return (await change_module.approve(session, principal, cid)).status
+
+    async with session_maker() as first:
+        async with first.begin():
+            await change_module.approve(first, principal, cid)
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.5)
+            assert not waiting.done()  # blocked on the order's row lock
+        assert await waiting == "approved"
+    assert await stock_of(session_maker, parties.listing_id) == 100
+
+
+async def test_both_sides_cancelling_at_once_restore_stock_once(
+    client, parties, session_maker
+) -> None:
+    oid = (await place(client, parties, quantity=4))["id"]
+    answers = await asyncio.gather(
+        act(client, parties.buyer, oid, "cancel", {"reason": "预算调整"}),
+        act(client, parties.seller, oid, "cancel", {"reason": "缺货"}),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert await stock_of(session_maker, parties.listing_id) == 100
