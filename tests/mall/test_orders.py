@@ -745,3 +745,40 @@ async def test_both_sides_cancelling_at_once_restore_stock_once(
     )
     assert sorted(a.status_code for a in answers) == [200, 409]
     assert await stock_of(session_maker, parties.listing_id) == 100
+
+
+async def test_an_unconfirmed_order_is_escalated(client, parties, session_maker) -> None:
+    from mall.sla import service as sla
+
+    oid = (await place(client, parties))["id"]
+    async with session_maker() as session, session.begin():
+        clock = (
+            await session.scalars(
+                select(SlaClock).where(
+                    SlaClock.subject_id == oid, SlaClock.kind == "order_confirmation"
+                )
+            )
+        ).one()
+        # Long overdue, so that the sweep breaches this clock and no other test's.
+        clock.due_at = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+        await session.flush()
+        await sla.sweep(session, now=clock.due_at + dt.timedelta(seconds=1))
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.seller)).json()
+    [confirmation] = [c for c in detail["clocks"] if c["kind"] == "order_confirmation"]
+    assert confirmation["breached_at"] is not None
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    assert "sla.breached" in [n["kind"] for n in notes]
+
+
+async def test_openapi_lists_the_order_paths(client) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}",
+        "/api/v1/orders/{order_id}/{action}",
+        "/api/v1/orders/{order_id}/change-requests",
+        "/api/v1/operator/change-requests",
+        "/api/v1/operator/change-requests/{request_id}/approve",
+        "/api/v1/stats/orders",
+    ):
+        assert path in paths, path
