@@ -831,7 +831,7 @@ async def transition(
         session,
         org_id=_counterpart(order, principal.org_kind),
         kind=f"order.{step.target}",
-        title_zh=f"订单{step.title_zh}",
+        title_zh=step.title_zh,
         title_en=f"Order {step.target.replace('_', ' ')}",
         body_zh=reason or "",
         body_en=reason or "",
