@@ -122,6 +122,7 @@ class OrderOut(msgspec.Struct):
     budget_code: str
     funding_source: str
     requested_delivery_date: dt.date | None
+    note: str | None
     total_amount: Decimal
     invoice_number: str | None
     invoice_amount: Decimal | None

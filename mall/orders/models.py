@@ -84,6 +84,8 @@ class PurchaseOrder(UUIDv7AuditBase):
     budget_code: Mapped[str] = mapped_column(String(64))
     funding_source: Mapped[str] = mapped_column(String(16))
     requested_delivery_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    # The unit's remarks for the supplier (备注).
+    note: Mapped[str | None] = mapped_column(Text, default=None)
     total_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     # Starts at 1; a rejected acceptance and a new request make round 2, and so on.
     acceptance_round: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,8 +2,9 @@
 
 An order is the electronic contract between one purchasing unit and one
 supplier. Placing it snapshots the live revision of each listing and reserves
-stock with one conditional UPDATE per line, in listing order, in the order's
-own transaction: all lines or nothing. Every transition is made by one side
+stock in the order's own transaction, all lines or nothing: the live
+revisions are locked in listing order, then one conditional UPDATE takes
+every line's quantity. Every transition is made by one side
 only, checked against the order row locked for the change, and writes its
 audit event, a notice to the other side and the SLA clocks it starts or meets.
 """
@@ -46,7 +47,6 @@ from mall.sla.models import SlaClock
 SUBJECT = "order"
 CHANGE_SUBJECT = "order_change_request"
 MAX_TOTAL = Decimal("999999999999.99")
-FINAL_STATUSES = ("completed", "cancelled", "returned", "terminated")
 RESERVABLE_STATUSES = ("draft", "submitted", "manual_review")
 
 
@@ -170,11 +170,11 @@ _CREATE_SQL = text(
         INSERT INTO purchase_order (
             id, purchaser_org_id, supplier_org_id, placed_by, status, placed_at,
             status_changed_at, delivery_address, contact_name, contact_phone, budget_code,
-            funding_source, requested_delivery_date, total_amount, acceptance_round,
+            funding_source, requested_delivery_date, note, total_amount, acceptance_round,
             created_at, updated_at)
         VALUES (:id, :purchaser, :supplier, :placed_by, 'placed', :now, :now, :address,
                 :contact_name, :contact_phone, :budget_code, :funding_source, :delivery_date,
-                :total, 0, :now, :now)
+                :note, :total, 0, :now, :now)
         RETURNING id
     ), lines AS (
         INSERT INTO order_line (
@@ -392,6 +392,7 @@ async def place(
         budget_code=data.budget_code.strip(),
         funding_source=data.funding_source,
         requested_delivery_date=data.requested_delivery_date,
+        note=(data.note or "").strip() or None,
         total_amount=total,
         acceptance_round=0,
         status_reason=None,
@@ -439,6 +440,7 @@ async def place(
                 "budget_code": order.budget_code,
                 "funding_source": order.funding_source,
                 "delivery_date": order.requested_delivery_date,
+                "note": order.note,
                 "total": total,
                 "line_ids": [x.id for x in lines],
                 "line_nos": [x.line_no for x in lines],
@@ -464,7 +466,8 @@ async def place(
             },
         )
     ).one()
-    assert (written.lines, written.clocks, written.keys, written.notes) == (len(lines), 2, 1, 1)
+    if (written.lines, written.clocks, written.keys, written.notes) != (len(lines), 2, 1, 1):
+        raise RuntimeError(f"placing order {order.id} wrote {tuple(written)}")
     await enqueue_job(session, DELIVER_JOB, key=note_id, notification_id=str(note_id))
     await audit.record(
         session,

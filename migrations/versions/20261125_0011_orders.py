@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("budget_code", sa.String(length=64), nullable=False),
         sa.Column("funding_source", sa.String(length=16), nullable=False),
         sa.Column("requested_delivery_date", sa.Date(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("total_amount", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column("acceptance_round", sa.Integer(), nullable=False),
         sa.Column("status_reason", sa.Text(), nullable=True),

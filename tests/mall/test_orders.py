@@ -127,8 +127,8 @@ async def act(client, headers, order_id: str, action: str, body: dict | None = N
 async def test_place_order_snapshots_reserves_and_starts_clocks(
     client, parties, session_maker
 ) -> None:
-    order = await place(client, parties, quantity=3)
-    assert order["status"] == "placed"
+    order = await place(client, parties, quantity=3, note="请工作日送货")
+    assert order["status"] == "placed" and order["note"] == "请工作日送货"
     assert order["total_amount"] == "75.00"
     [line] = order["lines"]
     assert line["unit_price"] == "25.00" and line["unit"] == "包" and "复印纸" in line["title"]
