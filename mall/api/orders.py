@@ -418,9 +418,6 @@ class OrderController(Controller):
         data: JSONBody[ChangeRequestIn],
         db_session: DbSession,
     ) -> ChangeRequestCreated:
-        lines = None
-        if data.scope == "lines" or data.lines is not None:
-            lines = [change_requests.LineChange(x.line_id, x.quantity) for x in data.lines or []]
         item, clock = await change_requests.submit(
             db_session,
             await load_calendar(db_session),
@@ -431,7 +428,10 @@ class OrderController(Controller):
                 type=data.type,
                 reason=data.reason,
                 explanation=data.explanation,
-                lines=lines,
+                scope=data.scope,
+                lines=[change_requests.LineChange(x.line_id, x.quantity) for x in data.lines]
+                if data.lines is not None
+                else None,
                 attachments=[msgspec.structs.asdict(a) for a in data.attachments or []],
             ),
         )

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import String, and_, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,7 @@ from mall.calendar.core import WorkCalendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.notifications.service import notify
 from mall.orders import service as orders
-from mall.orders.models import CHANGE_STATUSES, OrderChangeRequest, PurchaseOrder
+from mall.orders.models import CHANGE_STATUSES, OrderChangeRequest, OrderLine, PurchaseOrder
 from mall.settings import SlaSettings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -68,7 +69,8 @@ class ChangeRequestInput:
     type: str
     reason: str
     explanation: str
-    lines: list[LineChange] | None = None  # None: the whole order
+    scope: str = "order"  # or "lines", naming them in ``lines``
+    lines: list[LineChange] | None = None
     attachments: list[dict[str, str]] | None = None
 
 
@@ -76,6 +78,60 @@ def _not_found() -> NotFoundError:
     return NotFoundError(
         "No such change request.", code="order.change_request_not_found", title="未找到该申请"
     )
+
+
+def _changes(
+    data: ChangeRequestInput, lines: Sequence[OrderLine]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The scope and the (line, quantity) pairs asked for, checked against what remains."""
+    by_id = {line.id: line for line in lines}
+    if data.scope == "order" and data.lines:
+        raise InvalidError(
+            "A change of the whole order names no lines; use scope lines to name them.",
+            code="order.change_request_invalid",
+            title="退回或终止申请信息有误",
+            errors=[_field("lines", "leave out for the whole order, or set scope to lines")],
+        )
+    if data.scope == "order":
+        scope = "order"
+        changes = [
+            {"line_id": str(x.id), "line_no": x.line_no, "quantity": orders.remaining(x)}
+            for x in lines
+            if orders.remaining(x) > 0
+        ]
+    else:
+        scope = "lines"
+        errors, changes, seen = [], [], set()
+        if not data.lines:
+            errors.append(
+                _field("lines", "name at least one line, or leave out for the whole order")
+            )
+        for index, change in enumerate(data.lines or []):
+            line = by_id.get(change.line_id)
+            if line is None:
+                errors.append(_field(f"lines[{index}].line_id", "not a line of this order"))
+            elif change.line_id in seen:
+                errors.append(_field(f"lines[{index}].line_id", "named twice"))
+            elif not 0 < change.quantity <= orders.remaining(line):
+                errors.append(
+                    _field(
+                        f"lines[{index}].quantity",
+                        f"between 1 and the {orders.remaining(line)} still on the order",
+                    )
+                )
+            else:
+                changes.append(
+                    {"line_id": str(line.id), "line_no": line.line_no, "quantity": change.quantity}
+                )
+            seen.add(change.line_id)
+        if errors:
+            raise InvalidError(
+                "The change request is not valid; see errors.",
+                code="order.change_request_invalid",
+                title="退回或终止申请信息有误",
+                errors=errors,
+            )
+    return scope, changes
 
 
 async def submit(
@@ -107,47 +163,7 @@ async def submit(
             title="该订单已有待审核的退回或终止申请",
             change_request_id=str(pending),
         )
-    lines = await orders.lines_of(session, order.id)
-    by_id = {line.id: line for line in lines}
-    if data.lines is None:
-        scope = "order"
-        changes = [
-            {"line_id": str(x.id), "line_no": x.line_no, "quantity": orders.remaining(x)}
-            for x in lines
-            if orders.remaining(x) > 0
-        ]
-    else:
-        scope = "lines"
-        errors, changes, seen = [], [], set()
-        if not data.lines:
-            errors.append(
-                _field("lines", "name at least one line, or leave out for the whole order")
-            )
-        for index, change in enumerate(data.lines):
-            line = by_id.get(change.line_id)
-            if line is None:
-                errors.append(_field(f"lines[{index}].line_id", "not a line of this order"))
-            elif change.line_id in seen:
-                errors.append(_field(f"lines[{index}].line_id", "named twice"))
-            elif not 0 < change.quantity <= orders.remaining(line):
-                errors.append(
-                    _field(
-                        f"lines[{index}].quantity",
-                        f"between 1 and the {orders.remaining(line)} still on the order",
-                    )
-                )
-            else:
-                changes.append(
-                    {"line_id": str(line.id), "line_no": line.line_no, "quantity": change.quantity}
-                )
-            seen.add(change.line_id)
-        if errors:
-            raise InvalidError(
-                "The change request is not valid; see errors.",
-                code="order.change_request_invalid",
-                title="退回或终止申请信息有误",
-                errors=errors,
-            )
+    scope, changes = _changes(data, await orders.lines_of(session, order.id))
     if not changes:
         raise ConflictError(
             "Nothing is left on the order to return or terminate.",

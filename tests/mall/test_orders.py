@@ -661,6 +661,8 @@ async def test_change_request_validation(client, parties) -> None:
             "lines[0].line_id",
         ),
         ({"reason": "bored"}, "reason"),
+        ({"lines": [{"line_id": line_id, "quantity": 1}]}, "lines"),
+        ({"scope": "lines"}, "lines"),
         ({"type": "refund"}, "type"),
         ({"explanation": ""}, "explanation"),
     ]:
