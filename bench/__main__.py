@@ -11,6 +11,7 @@ from bench import (
     decision_latency,
     http_health,
     images,
+    order_placing,
     price_scan,
     review_engine,
     search,
@@ -32,6 +33,7 @@ def main() -> None:
         results += asyncio.run(price_scan.run(database_url))
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
+        results += order_placing.run(database_url, redis_url)
     # Search loads a million listings of its own: a database of its own.
     with scratch_database() as (database_url, _redis_url):
         results += asyncio.run(search.run(database_url))

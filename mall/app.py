@@ -32,6 +32,11 @@ from mall.api.catalog import (
 )
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.orders import (
+    OperatorChangeRequestController,
+    OrderController,
+    OrderStatsController,
+)
 from mall.api.penalties import CreditScoreController, PenaltyController
 from mall.api.pricing import PricingController
 from mall.api.public import RATE_LIMIT_STORE, public_router
@@ -141,6 +146,9 @@ def create_app(
             CreditScoreController,
             SpotCheckController,
             public_router(settings),
+            OrderController,
+            OperatorChangeRequestController,
+            OrderStatsController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[

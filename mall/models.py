@@ -17,6 +17,12 @@ from mall.calendar.models import CalendarYear
 from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.jobs.models import OutboxJob
 from mall.notifications.models import Notification
+from mall.orders.models import (
+    OrderChangeRequest,
+    OrderIdempotencyKey,
+    OrderLine,
+    PurchaseOrder,
+)
 from mall.penalties.models import Penalty, PenaltyKind
 from mall.sla.models import SlaClock, SlaClockPause
 from mall.spotchecks.models import SpotCheck, SpotCheckItem
@@ -56,6 +62,9 @@ __all__ = [
     "MarketBaselineChange",
     "Notification",
     "OperatorCase",
+    "OrderChangeRequest",
+    "OrderIdempotencyKey",
+    "OrderLine",
     "Organisation",
     "OutboxJob",
     "Penalty",
@@ -63,6 +72,7 @@ __all__ = [
     "PriceObservation",
     "PriceScan",
     "PriceViolation",
+    "PurchaseOrder",
     "ReviewDecision",
     "SearchSynonym",
     "SlaClock",

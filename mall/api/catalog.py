@@ -191,6 +191,8 @@ class ListingOut(msgspec.Struct):
     live_revision_id: uuid.UUID | None
     # Set on a single listing's page.
     supplier: SupplierBlock | None = None
+    # Units on sale now: the live revision's stock (orders reserve from it).
+    stock: int | None = None
 
 
 def _revision_out(r: ListingRevision) -> RevisionOut:
@@ -402,6 +404,12 @@ class ListingController(Controller):
             credit_score=credit.score,
             credit_grade=credit.grade,
         )
+        live = (
+            revision
+            if revision.id == listing.live_revision_id
+            else await listings.revision(db_session, listing.live_revision_id)
+        )
+        out.stock = live.stock if live is not None else None
         return out
 
     @patch(
