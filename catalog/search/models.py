@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from advanced_alchemy.base import UUIDv7AuditBase, orm_registry
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ARRAY, Boolean, Column, Index, Numeric, String, Table, func
+from sqlalchemy import ARRAY, Boolean, Column, Index, Numeric, String, Table, func, text
 from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +46,9 @@ search_document = Table(
         postgresql_ops={"model_norm": "text_pattern_ops"},
     ),
     Index("ix_search_document_category_price", "category_code", "price"),
+    # Price and time orders over a broad query's matches walk these.
+    Index("ix_search_document_price", "price", "listing_id"),
+    Index("ix_search_document_newest", text("approved_at DESC"), "listing_id"),
     Index("ix_search_document_brand", "brand_key"),
     Index("ix_search_document_supplier", "supplier_id"),
 )

@@ -128,11 +128,20 @@ class PostgresSearch:
     """``SearchBackend`` on PostgreSQL: the session's database holds the documents."""
 
     name = "postgres"
+    # A broad query is answered from its first matches only, as search engines
+    # cap their result windows: ranking, sorting and facets use the first
+    # ``candidate_cap`` matches in the table's order (newest first after a
+    # rebuild), and the total is then a lower bound (``exact`` is False).
+    # Filters narrow a broad query to exact answers.
+    candidate_cap = 2000
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def search(self, query: SearchQuery, synonyms: dict[str, list[str]]) -> SearchResult:
+        # A generic plan cannot see how common the query's words are: plan each
+        # search for its own values (the statements are prepared and reused).
+        await self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         result = await self._search(query, synonyms, relaxed=False)
         if result.total == 0 and query.q.strip():
             result = await self._search(query, synonyms, relaxed=True)
@@ -147,20 +156,29 @@ class PostgresSearch:
         if match == "false":
             return SearchResult(total=0, hits=[], facets=_empty_facets())
         where = f"{match} AND {_filter_sql(query, params)}"
+        offset = (query.page - 1) * query.page_size
         params |= {
             "limit": query.page_size,
-            "offset": (query.page - 1) * query.page_size,
+            "offset": offset,
             "bounds": _PRICE_BOUNDS,
+            # One more than kept: telling a complete answer from a capped one.
+            "cap": self.candidate_cap + 1,
+            "kept": self.candidate_cap,
         }
+        # The candidates: every match, or the first ``candidate_cap`` of a broad
+        # query (read in the table's order, which a rebuild makes newest first).
         sql = f"""
-            WITH m AS MATERIALIZED (
+            WITH found AS MATERIALIZED (
                 SELECT d.listing_id, d.category_code, d.brand_key, d.price, d.approved_at,
                        {score} AS score
                 FROM search_document d
                 JOIN organisation o ON o.id = d.supplier_id
                 WHERE {where}
+                LIMIT :cap
+            ), m AS (
+                SELECT * FROM found LIMIT :kept
             )
-            SELECT (SELECT count(*) FROM m) AS total,
+            SELECT (SELECT count(*) FROM found) AS total,
                    (SELECT coalesce(array_agg(listing_id), '{{}}') FROM (
                         SELECT listing_id FROM m ORDER BY {_SORTS[query.sort]}
                         LIMIT :limit OFFSET :offset) h) AS ids,
@@ -176,16 +194,18 @@ class PostgresSearch:
                         FROM m GROUP BY 1 ORDER BY 1) f) AS prices
         """  # noqa: S608 -- fragments are constants; every value is a bound parameter
         row = (await self.session.execute(text(sql), params)).one()
+        exact = int(row.total) <= self.candidate_cap
         ids = list(row.ids or [])
         hits = await self._hits(ids, query)
         return SearchResult(
-            total=int(row.total),
+            total=min(int(row.total), self.candidate_cap),
             hits=hits,
             facets={
                 "category": [FacetValue(v, n) for v, n in row.categories],
                 "brand": [FacetValue(v, n) for v, n in row.brands],
                 "price_ranges": _price_facets(row.prices),
             },
+            exact=exact,
         )
 
     async def _hits(self, ids: list[uuid.UUID], query: SearchQuery) -> list[Hit]:
@@ -296,6 +316,8 @@ class PostgresSearch:
             text(
                 f"INSERT INTO {next_table.name} ({', '.join(_COLUMNS)}, tsv, indexed_at)"  # noqa: S608
                 f" SELECT {', '.join(_COLUMNS)}, {tsv}, now() FROM search_document_stage"
+                # Newest first on disk: a broad query's first matches are recent ones.
+                " ORDER BY approved_at DESC"
             )
         )
         for statement in statements[1:]:

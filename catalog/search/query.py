@@ -72,6 +72,9 @@ class SearchResult:
     # True when no listing had every word, so listings with some of them are shown.
     relaxed: bool = False
     backend: str = "postgres"
+    # False when a broad query's total is a lower bound and its facets count
+    # its first matches only.
+    exact: bool = True
 
 
 class SearchBackend(Protocol):

@@ -56,7 +56,9 @@ class FacetOut(msgspec.Struct):
 
 
 class SearchOut(msgspec.Struct):
+    # Exact when ``total_exact``; otherwise at least this many (a broad query).
     total: int
+    total_exact: bool
     took_ms: float
     page: int
     page_size: int
@@ -139,6 +141,7 @@ class SearchController(Controller):
         credit = await penalties.scores(db_session, list({h.supplier_id for h in result.hits}))
         return SearchOut(
             total=result.total,
+            total_exact=result.exact,
             took_ms=took_ms,
             page=page,
             page_size=page_size,

@@ -144,6 +144,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("listing_id", name=op.f("pk_search_document")),
     )
+    op.create_index(
+        "ix_search_document_price", "search_document", ["price", "listing_id"], unique=False
+    )
+    op.create_index(
+        "ix_search_document_newest",
+        "search_document",
+        [sa.text("approved_at DESC"), "listing_id"],
+        unique=False,
+    )
     op.create_index("ix_search_document_brand", "search_document", ["brand_key"], unique=False)
     op.create_index(
         "ix_search_document_category_price",
@@ -228,6 +237,8 @@ def downgrade() -> None:
         postgresql_ops={"model_norm": "text_pattern_ops"},
     )
     op.drop_index("ix_search_document_category_price", table_name="search_document")
+    op.drop_index("ix_search_document_newest", table_name="search_document")
+    op.drop_index("ix_search_document_price", table_name="search_document")
     op.drop_index("ix_search_document_brand", table_name="search_document")
     op.drop_table("search_document")
     op.drop_index("ix_search_dirty_marked_at", table_name="search_dirty")

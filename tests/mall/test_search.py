@@ -317,3 +317,28 @@ async def test_changes_to_a_supplier_mark_its_listings_dirty(session_maker, demo
             text("UPDATE organisation SET name = rtrim(name) WHERE id = :id"), {"id": org_id}
         )
     assert dirty >= 1
+
+
+async def test_a_broad_query_is_answered_from_its_first_matches(
+    client, signed_in, demo, monkeypatch
+) -> None:
+    from catalog.search.postgres import PostgresSearch
+
+    buyer = signed_in[OrgKind.PURCHASER]
+    full = (
+        await client.get(SEARCH, params={"q": "打印机", "page_size": 100}, headers=buyer)
+    ).json()
+    assert full["total_exact"] and full["total"] > 5
+    monkeypatch.setattr(PostgresSearch, "candidate_cap", 5)
+    capped = (
+        await client.get(SEARCH, params={"q": "打印机", "page_size": 100}, headers=buyer)
+    ).json()
+    if capped["backend"] == "postgres":
+        assert not capped["total_exact"] and capped["total"] == 5
+        assert len(capped["hits"]) == 5
+        assert sum(f["count"] for f in capped["facets"]["price_ranges"]) == 5
+        # Filters narrow it back to an exact answer.
+        narrow = (
+            await client.get(SEARCH, params={"q": "打印机", "brand": "奔图"}, headers=buyer)
+        ).json()
+        assert narrow["total_exact"] and 0 < narrow["total"] <= 5
