@@ -13,6 +13,12 @@ Ranking: ``ts_rank`` with the weights, plus a bonus for an exact (1.0) or
 prefix (0.5) model match, plus a small freshness term. The supplier's
 standing is checked at query time, so a suspended supplier's listings
 vanish at once even before their documents are removed.
+
+A broad query (more than ``candidate_cap`` matches) is answered from its
+first matches in the table's order, which a rebuild makes newest first: its
+total is then a lower bound and its facets count those matches, as search
+engines cap their result windows. Without the cap, a word found in a tenth
+of a million listings costs a read of 60,000 pages per query.
 """
 
 from __future__ import annotations
