@@ -253,3 +253,11 @@ async def test_a_spot_check_over_completed_orders_is_recomputed_from_public_data
         headers=regulator,
     )
     assert empty.status_code == 422 and empty.json()["code"] == "spotcheck.draw_invalid"
+
+
+async def test_openapi_lists_the_order_disclosure_paths(client) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in ("/api/v1/public/orders", "/api/v1/public/ocds/releases"):
+        assert path in paths, sorted(p for p in paths if "public" in p)
+    parameters = {p["name"] for p in paths["/api/v1/public/ocds/releases"]["get"]["parameters"]}
+    assert {"from", "to", "page"} <= parameters
