@@ -94,10 +94,15 @@ async def placed_order(client, parties: OrderParties, quantity: int = 3) -> dict
     return response.json()
 
 
-async def advance(client, parties: OrderParties, order_id: str, until: str = "complete") -> dict:
-    """Take the order through its lifecycle up to and including the action ``until``."""
+async def advance(
+    client, parties: OrderParties, order_id: str, until: str = "complete", after: str | None = None
+) -> dict:
+    """Take the order through its lifecycle up to and including the action ``until``
+    (starting after the action ``after``, when it is given)."""
     body: dict = {}
-    for action, side, payload in LIFECYCLE:
+    actions = [step[0] for step in LIFECYCLE]
+    start = actions.index(after) + 1 if after else 0
+    for action, side, payload in LIFECYCLE[start:]:
         headers = parties.seller if side == "seller" else parties.buyer
         response = await client.post(f"{ORDERS}/{order_id}/{action}", json=payload, headers=headers)
         assert response.status_code == 200, (action, response.text)

@@ -38,6 +38,7 @@ from mall.cases import service as cases
 from mall.disclosure import ocds
 from mall.disclosure import orders as public_orders
 from mall.disclosure import service as disclosure
+from mall.orders.service import remaining
 from mall.penalties import service as penalties
 from mall.settings import Settings
 from mall.sla.stats import sla_stats
@@ -165,7 +166,7 @@ def _public_order(done: public_orders.CompletedOrder) -> PublicOrderOut:
                 line_no=line.line_no,
                 title=line.title,
                 category_code=line.category_code,
-                quantity=line.quantity - line.cancelled_quantity - line.returned_quantity,
+                quantity=remaining(line),
                 unit=line.unit,
                 unit_price=line.unit_price,
                 amount=line.amount,

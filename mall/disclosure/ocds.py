@@ -20,6 +20,7 @@ from typing import Any
 from mall.auth.models import Organisation
 from mall.disclosure.orders import CompletedOrder
 from mall.orders.models import OrderLine
+from mall.orders.service import remaining
 
 __all__ = ["PackageMeta", "release", "release_package"]
 
@@ -74,7 +75,7 @@ def _item(line: OrderLine) -> dict[str, Any]:
     return {
         "id": str(line.line_no),
         "description": line.title,
-        "quantity": line.quantity - line.cancelled_quantity - line.returned_quantity,
+        "quantity": remaining(line),
         "unit": {"name": line.unit, "value": _value(line.unit_price)},
     }
 

@@ -22,6 +22,7 @@ from mall.audit.models import AuditEvent
 from mall.auth.models import Organisation
 from mall.errors import InvalidError
 from mall.orders.models import OrderLine, PurchaseOrder
+from mall.orders.service import remaining
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW_DAYS = 30
@@ -148,7 +149,7 @@ async def completed_orders(
             .order_by(OrderLine.order_id, OrderLine.line_no)
         )
     ).all():
-        if line.quantity - line.cancelled_quantity - line.returned_quantity > 0:
+        if remaining(line) > 0:
             lines[line.order_id].append(line)
     steps: dict[tuple[str, str], dt.datetime] = {
         (subject_id, STEP_ACTIONS[action]): at

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from case_support import new_uscc
 from jsonschema import Draft4Validator
-from order_support import completed_order, order_parties, placed_order
+from order_support import advance, completed_order, order_parties, placed_order
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT4
@@ -74,7 +74,7 @@ async def all_public_orders(client) -> list[dict]:
 
 
 async def test_completed_orders_are_public_without_personal_data(
-    client, make_account, login, session_maker
+    client, signed_in, make_account, login, session_maker
 ) -> None:
     parties = await order_parties(make_account, login, session_maker)
     done = await completed_order(client, parties, quantity=4)
@@ -98,6 +98,32 @@ async def test_completed_orders_are_public_without_personal_data(
     text = json.dumps(order, ensure_ascii=False)
     assert not [word for word in PERSONAL if word in text]
     assert not {"contact_name", "contact_phone", "delivery_address", "note"} & set(order)
+
+    # Units returned before completion were not bought: they are not published.
+    partly = await placed_order(client, parties, quantity=4)
+    await advance(client, parties, partly["id"], until="deliver")
+    returned = await client.post(
+        f"/api/v1/orders/{partly['id']}/change-requests",
+        json={
+            "type": "return",
+            "reason": "quality_issue",
+            "explanation": "一包纸受潮",
+            "scope": "lines",
+            "lines": [{"line_id": partly["lines"][0]["id"], "quantity": 1}],
+        },
+        headers=parties.buyer,
+    )
+    assert returned.status_code == 201, returned.text
+    approved = await client.post(
+        f"/api/v1/operator/change-requests/{returned.json()['id']}/approve",
+        headers=signed_in[OrgKind.OPERATOR],
+    )
+    assert approved.status_code == 200, approved.text
+    await advance(client, parties, partly["id"], after="deliver")
+    shown = {o["id"]: o for o in await all_public_orders(client)}
+    [item] = shown[partly["id"]]["items"]
+    assert item["quantity"] == 3 and item["amount"] == "75.00"
+    assert shown[partly["id"]]["total_amount"] == shown[partly["id"]]["paid_amount"] == "75.00"
 
     # A window names completion days; one without the order leaves it out.
     past = await client.get(
