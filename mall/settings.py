@@ -143,6 +143,10 @@ class SlaSettings:
             raise KeyError(f"no default length for SLA clock kind {kind!r}") from None
 
 
+CC_BY_4 = "https://creativecommons.org/licenses/by/4.0/"
+PUBLISHER = "政府采购电子卖场"
+
+
 @dataclass(frozen=True)
 class MallSettings:
     """The mall's own facts: where it is, what it accepts."""
@@ -155,6 +159,20 @@ class MallSettings:
     # Public disclosure endpoints: requests per minute per client address.
     public_requests_per_minute: int = field(
         default_factory=lambda: _env_int("MALL_PUBLIC_REQUESTS_PER_MINUTE", 300)
+    )
+
+    # OCDS export: the publisher's registered ocid prefix (``ocds-`` and six
+    # characters; a real publisher registers its own), name, licence and policy.
+    ocds_prefix: str = field(
+        default_factory=lambda: _env("MALL_OCDS_PREFIX", "ocds-emall0") or "ocds-emall0"
+    )
+    ocds_publisher: str = field(
+        default_factory=lambda: _env("MALL_OCDS_PUBLISHER", PUBLISHER) or PUBLISHER
+    )
+    ocds_license: str = field(default_factory=lambda: _env("MALL_OCDS_LICENSE", CC_BY_4) or CC_BY_4)
+    # Empty: the API description served by this process (``/schema``).
+    ocds_publication_policy: str = field(
+        default_factory=lambda: _env("MALL_OCDS_PUBLICATION_POLICY", "") or ""
     )
 
     @property

@@ -2,8 +2,8 @@
 
 Published listings, supplier profiles (credit score and sanctions), penalties
 in force and their history, spot checks with everything needed to recompute
-the draw, SLA statistics, and anonymous reporters following their case by
-tracking code.
+the draw, SLA statistics, completed orders (also as an OCDS release package),
+and anonymous reporters following their case by tracking code.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Request, Router, get, post
+from litestar import Controller, Request, Response, Router, get, post
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
@@ -34,7 +35,10 @@ from mall.api.spotchecks import SpotCheckOut, spot_check_out
 from mall.api.stats import SlaKindStatsOut
 from mall.calendar.service import load_calendar
 from mall.cases import service as cases
+from mall.disclosure import ocds
+from mall.disclosure import orders as public_orders
 from mall.disclosure import service as disclosure
+from mall.orders.service import remaining
 from mall.penalties import service as penalties
 from mall.settings import Settings
 from mall.sla.stats import sla_stats
@@ -43,6 +47,18 @@ from mall.storage import FileStore
 
 Page = Annotated[int, QueryParameter(ge=1, le=200)]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="1 for the first page")]
+WindowStart = Annotated[
+    str | None,
+    QueryParameter(name="from", description="first completion day, YYYY-MM-DD (Beijing time)"),
+]
+WindowEnd = Annotated[
+    str | None, QueryParameter(description="last completion day, included; at most 366 days")
+]
+ORDERS_PAGE_SIZE = 50
+RELEASES_PAGE_SIZE = 100
+# OCDS amounts are JSON numbers; Decimal keeps them exact on the way.
+_OCDS_JSON = msgspec.json.Encoder(decimal_format="number")
 
 
 class PublicSupplierRef(msgspec.Struct):
@@ -90,6 +106,87 @@ class PublicSupplierOut(msgspec.Struct):
     credit_score: Decimal
     credit_grade: str
     sanctions: list[PublicPenaltyOut] | None = None
+
+
+class PublicPartyRef(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+
+
+class PublicOrderItemOut(msgspec.Struct):
+    line_no: int
+    title: str
+    category_code: str
+    # Bought: units returned or terminated before completion are not counted.
+    quantity: int
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+
+
+class PublicOrderOut(msgspec.Struct):
+    """A completed order, without its contact person, phone or delivery address."""
+
+    id: uuid.UUID
+    purchasing_unit: PublicPartyRef
+    supplier: PublicPartyRef
+    budget_code: str
+    funding_source: str
+    items: list[PublicOrderItemOut]
+    total_amount: Decimal
+    paid_amount: Decimal | None
+    placed_at: dt.datetime
+    confirmed_at: dt.datetime | None
+    accepted_at: dt.datetime | None
+    paid_at: dt.datetime | None
+    completed_at: dt.datetime
+
+
+class PublicOrdersPage(msgspec.Struct):
+    """Orders completed from ``from`` to ``to`` (Beijing time, both included)."""
+
+    from_: dt.date = msgspec.field(name="from")
+    to: dt.date
+    page: int
+    page_size: int
+    next_page: int | None
+    orders: list[PublicOrderOut]
+
+
+def _public_order(done: public_orders.CompletedOrder) -> PublicOrderOut:
+    order = done.order
+    return PublicOrderOut(
+        id=order.id,
+        purchasing_unit=PublicPartyRef(id=done.purchaser.id, name=done.purchaser.name),
+        supplier=PublicPartyRef(id=done.supplier.id, name=done.supplier.name),
+        budget_code=order.budget_code,
+        funding_source=order.funding_source,
+        items=[
+            PublicOrderItemOut(
+                line_no=line.line_no,
+                title=line.title,
+                category_code=line.category_code,
+                quantity=remaining(line),
+                unit=line.unit,
+                unit_price=line.unit_price,
+                amount=line.amount,
+            )
+            for line in done.lines
+        ],
+        total_amount=order.total_amount,
+        paid_amount=order.paid_amount,
+        placed_at=order.placed_at,
+        confirmed_at=done.confirmed_at,
+        accepted_at=done.accepted_at,
+        paid_at=done.paid_at,
+        completed_at=done.completed_at,
+    )
+
+
+def _page_uri(request: Request[Any, Any, Any], window: public_orders.Window, page: int) -> str:
+    base = str(request.base_url).rstrip("/")
+    query = urlencode({"from": window.first, "to": window.last, "page": page})
+    return f"{base}{request.url.path}?{query}"
 
 
 def _penalty(p: Any, k: Any, supplier_name: str) -> PublicPenaltyOut:
@@ -283,6 +380,74 @@ class PublicController(Controller):
     ) -> SpotCheckOut:
         check = await spotchecks.get(db_session, check_id)
         return spot_check_out(check, await spotchecks.items_of(db_session, check.id))
+
+    # -------------------------------------------------- completed orders
+
+    @get("/orders", summary="Completed orders: units, suppliers, items, amounts, dates")
+    async def orders(
+        self,
+        db_session: DbSession,
+        from_: WindowStart = None,
+        to: WindowEnd = None,
+        page: PageNumber = 1,
+    ) -> PublicOrdersPage:
+        window = public_orders.completion_window(from_, to, today=public_orders.today_in_china())
+        rows = await public_orders.completed_orders(
+            db_session,
+            window,
+            limit=ORDERS_PAGE_SIZE + 1,
+            offset=(page - 1) * ORDERS_PAGE_SIZE,
+        )
+        return PublicOrdersPage(
+            from_=window.first,
+            to=window.last,
+            page=page,
+            page_size=ORDERS_PAGE_SIZE,
+            next_page=page + 1 if len(rows) > ORDERS_PAGE_SIZE else None,
+            orders=[_public_order(done) for done in rows[:ORDERS_PAGE_SIZE]],
+        )
+
+    @get(
+        "/ocds/releases",
+        summary="Completed orders as an OCDS 1.1 release package",
+        description=(
+            "One release per order completed in the window (from, to: completion days, "
+            "Beijing time, both included, at most 366 days; the last 30 days by default), "
+            f"{RELEASES_PAGE_SIZE} per page; links.next names the next page."
+        ),
+        media_type="application/json",
+    )
+    async def ocds_releases(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        from_: WindowStart = None,
+        to: WindowEnd = None,
+        page: PageNumber = 1,
+    ) -> Response[bytes]:
+        window = public_orders.completion_window(from_, to, today=public_orders.today_in_china())
+        rows = await public_orders.completed_orders(
+            db_session,
+            window,
+            limit=RELEASES_PAGE_SIZE + 1,
+            offset=(page - 1) * RELEASES_PAGE_SIZE,
+        )
+        mall = request.app.state.settings.mall
+        more = len(rows) > RELEASES_PAGE_SIZE
+        package = ocds.release_package(
+            rows[:RELEASES_PAGE_SIZE],
+            ocds.PackageMeta(
+                uri=_page_uri(request, window, page),
+                published=dt.datetime.now(dt.UTC),
+                publisher=mall.ocds_publisher,
+                license=mall.ocds_license,
+                publication_policy=mall.ocds_publication_policy
+                or f"{str(request.base_url).rstrip('/')}/schema",
+                ocid_prefix=mall.ocds_prefix,
+                next_uri=_page_uri(request, window, page + 1) if more else None,
+            ),
+        )
+        return Response(_OCDS_JSON.encode(package), media_type="application/json")
 
     # -------------------------------------------------- SLA statistics
 

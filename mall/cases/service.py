@@ -146,6 +146,7 @@ async def file(
             errors=_field("claim", "empty"),
         )
     resolver, subject = await _subject(session, data)
+    subject = await resolver.for_filer(session, subject, data.case_type, principal)
     anonymous = data.case_type == "report" and (data.anonymous or principal is None)
     if data.anonymous and data.case_type != "report":
         raise InvalidError(
@@ -740,6 +741,15 @@ async def decide(
             title="该案件无被处理对象",
             errors=_field("penalty_code", "no respondent"),
         )
+    if penalty_code is not None:
+        respondent = await session.get_one(Organisation, case.respondent_org_id)
+        if respondent.kind != OrgKind.SUPPLIER.value:
+            raise InvalidError(
+                "Penalties apply to suppliers; this case is against a purchasing unit.",
+                code="case.penalty_not_allowed",
+                title="失信处理仅适用于供应商",
+                errors=_field("penalty_code", "the respondent is not a supplier"),
+            )
     actor = audit.Actor.of(principal)
     now = _now()
     before, case.status, case.decided_at, case.decision_note = case.status, to, now, note

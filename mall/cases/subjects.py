@@ -4,8 +4,8 @@ A resolver knows one ``subject_type``: which case types may name it, how to
 find the subject and the parties (the respondent a case is against, the
 affected party who may object), what filing an objection does to it (a
 price-fix clock stops) and how an upheld objection reverses it. Orders plug
-in here (``register(OrderSubject())``) when the orders package exists; until
-then a dispute, which needs an order, names a subject type nobody resolves.
+in as ``OrderSubject``: a dispute is between the two parties of an order,
+and which of them is the respondent depends on who files (``for_filer``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.models import Listing, ListingRevision, ReviewDecision
 from mall import audit
 from mall.auth.models import Organisation, OrgKind
+from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
 from mall.cases.models import Case
-from mall.errors import ConflictError
+from mall.errors import ConflictError, ForbiddenError
+from mall.orders.models import PurchaseOrder
 from mall.penalties import service as penalties
 from mall.penalties.models import Penalty
 from mall.settings import get_settings
@@ -57,6 +59,13 @@ class SubjectResolver:
 
     async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
         """Raise when the subject cannot be objected to now."""
+
+    async def for_filer(
+        self, session: AsyncSession, subject: Subject, case_type: str, filer: Principal | None
+    ) -> Subject:
+        """The subject as this filer's case sees it (who the respondent is); raise when
+        this filer may not file this type of case about it."""
+        return subject
 
     async def on_filed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
         """An objection was filed."""
@@ -351,6 +360,55 @@ class ApplicationSubject(SubjectResolver):
         return {"application_status": application.status}
 
 
+class OrderSubject(SubjectResolver):
+    """An order: a dispute between its two parties, or a report against its supplier.
+
+    Either party may file a dispute; the other party is the respondent. Anyone
+    may report an order; the report is against the supplier. An upheld dispute
+    or report changes nothing on the order itself: the decision is recorded and
+    the operator may apply a penalty to a supplier respondent (returns and
+    terminations have their own verified procedure, see ``mall.orders``).
+    """
+
+    subject_type = "order"
+    case_types = frozenset({"dispute", "report"})
+
+    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+        order_id = _uuid(subject_id)
+        order = await session.get(PurchaseOrder, order_id) if order_id else None
+        if order is None:
+            return None
+        return Subject(
+            self.subject_type,
+            str(order.id),
+            order.supplier_org_id,
+            None,
+            f"订单 {order.id}（{order.total_amount} 元）",
+        )
+
+    async def for_filer(
+        self, session: AsyncSession, subject: Subject, case_type: str, filer: Principal | None
+    ) -> Subject:
+        if case_type != "dispute":
+            return subject
+        order = await session.get_one(PurchaseOrder, uuid.UUID(subject.subject_id))
+        parties = {order.purchaser_org_id: order.supplier_org_id}
+        parties[order.supplier_org_id] = order.purchaser_org_id
+        if filer is None or filer.org_id not in parties:
+            raise ForbiddenError(
+                "Only the purchasing unit or the supplier of the order may file a dispute.",
+                code="case.not_a_party",
+                title="仅订单双方可提起争议",
+            )
+        return Subject(
+            subject.subject_type,
+            subject.subject_id,
+            parties[filer.org_id],
+            None,
+            subject.label,
+        )
+
+
 for _resolver in (
     SupplierSubject(),
     ListingSubject(),
@@ -358,5 +416,6 @@ for _resolver in (
     PriceViolationSubject(),
     PenaltySubject(),
     ApplicationSubject(),
+    OrderSubject(),
 ):
     register(_resolver)

@@ -13,8 +13,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing
@@ -22,10 +23,12 @@ from mall import audit
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User
 from mall.auth.principal import Principal
 from mall.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from mall.orders.models import OrderLine, PurchaseOrder
 from mall.spotchecks import draw
 from mall.spotchecks.models import SpotCheck, SpotCheckItem
 
 SUBJECT = "spot_check"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALGORITHM = (
     "population = distinct ids sorted by UTF-8 bytes; key(id) = HMAC-SHA256(key=seed, "
     "msg='item:' + id) in hex; the sample_size ids with the smallest keys, smallest first. "
@@ -59,19 +62,73 @@ async def _population(session: AsyncSession, population: str, filters: dict[str,
             query = query.join(Organisation, Organisation.id == Listing.supplier_id).where(
                 Organisation.region_code.startswith(filters["supplier_region_prefix"])
             )
+    elif population == "completed_orders":
+        query = _completed_orders(filters)
     else:
         raise InvalidError(
-            f"The population {population!r} is not available yet.",
+            f"The population {population!r} is not available.",
             code="spotcheck.population_unavailable",
             title="暂不支持该抽查范围",
-            errors=_field("population", "suppliers or live_listings"),
+            errors=_field("population", ", ".join(FILTERS)),
         )
     return list((await session.scalars(query)).all())
+
+
+def _filter_value(filters: dict[str, Any], name: str, parse: Any) -> Any:
+    value = filters.get(name)
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except (TypeError, ValueError):
+        raise InvalidError(
+            f"The filter {name} has a value that is not valid: {value!r}.",
+            code="spotcheck.filters_invalid",
+            title="抽查筛选条件无效",
+            errors=_field(f"filters.{name}", _FILTER_FORMATS[name]),
+        ) from None
+
+
+_FILTER_FORMATS = {
+    "completed_from": "a date (YYYY-MM-DD), Beijing time, included",
+    "completed_to": "a date (YYYY-MM-DD), Beijing time, included",
+    "supplier_id": "a supplier's organisation id (UUID)",
+    "category_prefix": "a category code or its prefix",
+}
+
+
+def _completed_orders(filters: dict[str, Any]) -> Any:
+    """Completed orders; a completion day from and to (Beijing time, both included),
+    a supplier, and a category (orders with a line in it)."""
+    query = select(cast(PurchaseOrder.id, String)).where(PurchaseOrder.status == "completed")
+    first = _filter_value(filters, "completed_from", dt.date.fromisoformat)
+    last = _filter_value(filters, "completed_to", dt.date.fromisoformat)
+    if first is not None:
+        query = query.where(
+            PurchaseOrder.status_changed_at
+            >= dt.datetime.combine(first, dt.time(), SHANGHAI).astimezone(dt.UTC)
+        )
+    if last is not None:
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), SHANGHAI)
+        query = query.where(PurchaseOrder.status_changed_at < end.astimezone(dt.UTC))
+    supplier_id = _filter_value(filters, "supplier_id", lambda v: uuid.UUID(str(v)))
+    if supplier_id is not None:
+        query = query.where(PurchaseOrder.supplier_org_id == supplier_id)
+    category = _filter_value(filters, "category_prefix", str)
+    if category:
+        query = query.where(
+            exists().where(
+                OrderLine.order_id == PurchaseOrder.id,
+                OrderLine.category_code.startswith(category),
+            )
+        )
+    return query
 
 
 FILTERS = {
     "suppliers": {"region_prefix", "in_region"},
     "live_listings": {"category_prefix", "supplier_region_prefix"},
+    "completed_orders": {"completed_from", "completed_to", "supplier_id", "category_prefix"},
 }
 
 

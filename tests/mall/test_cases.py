@@ -289,12 +289,11 @@ async def test_bad_filings_are_refused_and_change_nothing(
             422,
             "case.subject_type_unknown",
         ),
-        # Disputes need an order; orders plug in later.
         (
             {"type": "dispute", "subject_type": "order", "subject_id": "1", "claim": "x"},
             purchaser,
             422,
-            "case.subject_type_unknown",
+            "case.subject_not_found",
         ),
         (
             {

@@ -1,6 +1,7 @@
 """The vendored OCDS 1.1.5 schemas (Apache 2.0, with their licence) load and are valid schemas.
 
-The e-mall's OCDS export of orders is validated against them once orders exist.
+The e-mall's OCDS export of completed orders is validated against them in
+``test_order_disclosure.py``.
 """
 
 from __future__ import annotations

@@ -154,7 +154,17 @@ async def test_bad_draws_are_refused(client, signed_in, session_maker) -> None:
         (base | {"inspector_pool": [str(uuid.uuid4())]}, 422, "spotcheck.draw_invalid"),
         (base | {"seed_sha256": "abc"}, 422, "request.validation_failed"),
         (base | {"sample_size": 0}, 422, "request.validation_failed"),
-        (base | {"population": "completed_orders"}, 422, "spotcheck.population_unavailable"),
+        (base | {"population": "everything"}, 422, "request.validation_failed"),
+        (
+            base | {"population": "completed_orders", "filters": {"completed_from": "soon"}},
+            422,
+            "spotcheck.filters_invalid",
+        ),
+        (
+            base | {"population": "completed_orders", "filters": {"supplier_id": "x"}},
+            422,
+            "spotcheck.filters_invalid",
+        ),
         (base | {"filters": {"colour": "red"}}, 422, "spotcheck.filters_invalid"),
         (
             base | {"population": "suppliers", "filters": {"region_prefix": "99"}},
