@@ -239,7 +239,9 @@ class EmbeddedRedis:
             subprocess.run(args, check=True, capture_output=True)
             (self.data_dir / "port").write_text(str(port))
             deadline = time.monotonic() + 20
-            while not port_answers(port):
+            # Redis listens before it writes its pid file: wait for both, or a
+            # second process could find no pid file and start another server.
+            while self.running_port() != port:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
                         f"embedded redis did not start; see {self.data_dir}/redis.log"

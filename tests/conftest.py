@@ -130,14 +130,18 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle(request: pytest.FixtureRequest) -> None:
-    """Each API test starts with no failed sign-ins counted."""
+    """Each API test starts with no failed sign-ins and no public requests counted
+    (every test client has the same address, so counts would add up over the suite)."""
     if "client" not in request.fixturenames:
         return
     from redis import Redis
 
     prefix = request.getfixturevalue("settings").redis.key_prefix
     with Redis.from_url(request.getfixturevalue("redis_url")) as redis:
-        keys = list(redis.scan_iter(f"{prefix}:login:*"))
+        keys = [
+            *redis.scan_iter(f"{prefix}:login:*"),
+            *redis.scan_iter(f"{prefix}:public_rate_limit*"),
+        ]
         if keys:
             redis.delete(*keys)
 
