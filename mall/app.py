@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
+import anyio
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
@@ -19,6 +20,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
+from catalog.search import text as search_text
 from mall.api.audit import AuditController
 from mall.api.auth import ApiTokenController, AuthController
 from mall.api.calendar import CalendarController
@@ -86,6 +88,8 @@ def create_app(
         )
         app.state.relay = relay
         install_relay(relay)
+        # The segmenter's dictionary, loaded off the event loop before the first search.
+        await anyio.to_thread.run_sync(search_text.warm_up)
         try:
             yield
         finally:
