@@ -62,7 +62,9 @@ async def policy_changed(session: AsyncSession, category: Category) -> None:
     await enqueue_job(
         session,
         RECOMPUTE_JOB,
-        key=f"{category.code}:{category.price_policy_key}",
+        # The time too: a policy set again later must be computed again (a job id
+        # is refused while an earlier run's result is kept).
+        key=f"{category.code}:{category.price_policy_key}:{int(time.time())}",
         category_code=category.code,
     )
 
