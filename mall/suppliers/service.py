@@ -34,6 +34,13 @@ from mall.suppliers.uscc import normalise_uscc, uscc_problem
 
 SUBJECT = "supplier_application"
 CLOCK = "supplier_verification"
+# A credit code whose organisation ended up here may apply again (an expelled one
+# once its ban has ended); the organisation is reused, with its history.
+REAPPLY_STATUSES = (
+    OrgStatus.REJECTED.value,
+    OrgStatus.WITHDRAWN.value,
+    OrgStatus.EXPELLED.value,
+)
 REJECTION_CODES = {
     "INCOMPLETE_INFORMATION": "材料不完整",
     "FALSE_INFORMATION": "材料不实",
@@ -162,12 +169,13 @@ async def register(
                 errors=[_field("uscc", "banned")],
                 banned_until=existing.status_until,
             )
-        raise ConflictError(
-            "An organisation with this credit code is registered already.",
-            code="supplier.uscc_taken",
-            title="该统一社会信用代码已注册",
-            errors=[_field("uscc", "already registered")],
-        )
+        if existing.kind != OrgKind.SUPPLIER.value or existing.status not in REAPPLY_STATUSES:
+            raise ConflictError(
+                "An organisation with this credit code is registered already.",
+                code="supplier.uscc_taken",
+                title="该统一社会信用代码已注册",
+                errors=[_field("uscc", "already registered")],
+            )
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ConflictError(
             "This e-mail is registered already.",
@@ -178,7 +186,9 @@ async def register(
     if (
         await session.scalar(
             select(Organisation.id).where(
-                Organisation.kind == "supplier", Organisation.name == data.company_name.strip()
+                Organisation.kind == "supplier",
+                Organisation.name == data.company_name.strip(),
+                Organisation.uscc != uscc,
             )
         )
         is not None
@@ -190,17 +200,32 @@ async def register(
             errors=[_field("company_name", "already registered")],
         )
     in_region = data.region_code.startswith(settings.mall.region_prefix)
-    org = Organisation(
-        kind=OrgKind.SUPPLIER.value,
-        name=data.company_name.strip(),
-        status=OrgStatus.PENDING.value,
-        uscc=uscc,
-        region_code=data.region_code,
-        business_type=data.business_type,
-        in_region=in_region,
-        verification_channel="online",
-    )
-    session.add(org)
+    previous_status = existing.status if existing is not None else None
+    if existing is not None:
+        # Applying again (after a rejection, a withdrawal or a ban that ended):
+        # the same organisation, so its history and credit record stay with it.
+        org = existing
+        org.status, org.status_until, org.status_reason = OrgStatus.PENDING.value, None, None
+        org.name, org.region_code, org.business_type = (
+            data.company_name.strip(),
+            data.region_code,
+            data.business_type,
+        )
+        org.in_region, org.verification_channel, org.verified_at = in_region, "online", None
+        org.all_categories = False
+        await session.execute(delete(supplier_category).where(supplier_category.c.org_id == org.id))
+    else:
+        org = Organisation(
+            kind=OrgKind.SUPPLIER.value,
+            name=data.company_name.strip(),
+            status=OrgStatus.PENDING.value,
+            uscc=uscc,
+            region_code=data.region_code,
+            business_type=data.business_type,
+            in_region=in_region,
+            verification_channel="online",
+        )
+        session.add(org)
     await session.flush()
     user = User(
         org_id=org.id,
@@ -258,6 +283,7 @@ async def register(
             "org_id": org.id,
             "company_name": org.name,
             "uscc": uscc,
+            "applying_again_after": previous_status,
             "region_code": data.region_code,
             "in_region": in_region,
             "business_type": data.business_type,

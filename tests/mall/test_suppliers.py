@@ -515,3 +515,56 @@ async def test_supplier_statistics(client, signed_in) -> None:
         100 * stats["individual_business"] / stats["total"], 2
     )
     assert stats["by_status"]["active"] == stats["total"]
+
+
+async def test_a_rejected_supplier_may_apply_again_as_the_same_organisation(
+    client, signed_in, session_maker
+) -> None:
+    body = application()
+    first = (await client.post(APPLY, json=body)).json()
+    operator = signed_in[OrgKind.OPERATOR]
+    rejected = await client.post(
+        f"{QUEUE}/{first['id']}/reject",
+        json={"reason_codes": ["INCOMPLETE_INFORMATION"], "reason": "营业执照照片不清晰"},
+        headers=operator,
+    )
+    assert rejected.status_code == 200, rejected.text
+    first_org = (await client.get(f"{QUEUE}/{first['id']}", headers=operator)).json()["org_id"]
+
+    again = await client.post(APPLY, json=application(uscc=body["uscc"]))
+    assert again.status_code == 201, again.text
+    second = (await client.get(f"{QUEUE}/{again.json()['id']}", headers=operator)).json()
+    assert second["org_id"] == first_org and second["status"] == "submitted"
+    async with session_maker() as session:
+        org = await session.get(Organisation, uuid.UUID(first_org))
+    assert org.status == "pending"
+    # While that application is open, the code is taken.
+    third = await client.post(APPLY, json=application(uscc=body["uscc"]))
+    assert third.status_code == 409 and third.json()["code"] == "supplier.uscc_taken"
+
+
+async def test_an_expelled_code_may_apply_again_when_its_ban_ends(
+    client, signed_in, session_maker
+) -> None:
+    body = application()
+    created = (await client.post(APPLY, json=body)).json()
+    operator = signed_in[OrgKind.OPERATOR]
+    org_id = (
+        await client.post(f"{QUEUE}/{created['id']}/approve", json={}, headers=operator)
+    ).json()["org_id"]
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).isoformat()
+    await client.post(
+        f"/api/v1/operator/suppliers/{org_id}/expel",
+        json={"reason": "提供虚假材料", "until": until},
+        headers=operator,
+    )
+    banned = await client.post(APPLY, json=application(uscc=body["uscc"]))
+    assert banned.status_code == 409 and banned.json()["code"] == "supplier.banned"
+    async with session_maker() as session, session.begin():
+        # A year later: the ban has ended.
+        org = await session.get(Organisation, uuid.UUID(org_id))
+        org.status_until = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    again = await client.post(APPLY, json=application(uscc=body["uscc"]))
+    assert again.status_code == 201, again.text
+    detail = (await client.get(f"{QUEUE}/{again.json()['id']}", headers=operator)).json()
+    assert detail["org_id"] == org_id  # the same organisation, its record kept
