@@ -58,8 +58,12 @@ async def search(
 
 
 async def request_sync(session: AsyncSession) -> None:
-    """Ask for a sync after this transaction commits (one job per few seconds at most)."""
-    await enqueue_job(session, SYNC_JOB, key=int(time.time()) // 5)
+    """Ask for a sync after this transaction commits (one job a second at most).
+
+    A change committed just after that second's job ran waits for the next
+    change's job or the minute's cron: the dirty set keeps it meanwhile.
+    """
+    await enqueue_job(session, SYNC_JOB, key=int(time.time()))
 
 
 async def sync_all(
