@@ -95,7 +95,9 @@ def _field(name: str, message: str) -> list[dict[str, str]]:
     return [{"field": name, "message": message}]
 
 
-async def _subject(session: AsyncSession, data: Filing) -> tuple[Any, Subject]:
+async def _subject(
+    session: AsyncSession, data: Filing, principal: Principal | None
+) -> tuple[Any, Subject]:
     resolver = resolver_for(data.subject_type)
     if resolver is None:
         raise InvalidError(
@@ -115,7 +117,8 @@ async def _subject(session: AsyncSession, data: Filing) -> tuple[Any, Subject]:
                 f"for a {data.case_type}: {', '.join(allowed) or 'none available yet'}",
             ),
         )
-    subject = await resolver.resolve(session, data.subject_id.strip())
+    # A subject the filer may not know of is answered like one that does not exist.
+    subject = await resolver.resolve(session, data.subject_id.strip(), principal)
     if subject is None:
         raise InvalidError(
             f"No {data.subject_type} {data.subject_id!r}.",
@@ -145,9 +148,11 @@ async def file(
             title="请填写案件事由",
             errors=_field("claim", "empty"),
         )
-    resolver, subject = await _subject(session, data)
-    subject = await resolver.for_filer(session, subject, data.case_type, principal)
+    resolver, subject = await _subject(session, data, principal)
     anonymous = data.case_type == "report" and (data.anonymous or principal is None)
+    subject = await resolver.for_filer(
+        session, subject, data.case_type, principal, anonymous=anonymous
+    )
     if data.anonymous and data.case_type != "report":
         raise InvalidError(
             "Only reports may be anonymous.",
