@@ -42,6 +42,7 @@ from mall.errors import (
 )
 from mall.notifications.service import notify
 from mall.penalties import service as penalties
+from mall.penalties.models import PenaltyKind
 from mall.settings import Settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -726,12 +727,27 @@ async def decide(
     upheld: bool,
     note: str,
     penalty_code: str | None = None,
+    public_reason: str | None = None,
 ) -> Case:
     """Uphold or dismiss. An upheld objection reverses its subject; an upheld
-    report or dispute may apply a catalogued penalty to the respondent."""
+    report or dispute may apply a catalogued penalty to the respondent.
+
+    The note is the parties' and the operators' (it may name people, phones,
+    evidence): it is never published. A penalty is published with
+    ``public_reason`` when the operator writes one for the public, else with the
+    catalogue entry's names and the type of case (see ``public_penalty_reason``).
+    """
     case, _ = await get(session, principal, case_id, lock=True)
     to = "upheld" if upheld else "dismissed"
     _require(case, to)
+    public_reason = (public_reason or "").strip() or None
+    if public_reason is not None and penalty_code is None:
+        raise InvalidError(
+            "A public reason goes with a penalty only.",
+            code="case.public_reason_without_penalty",
+            title="仅处以失信处理时可填写公示理由",
+            errors=_field("public_reason", "only with penalty_code"),
+        )
     if penalty_code is not None and (not upheld or case.case_type == "objection"):
         raise InvalidError(
             "A penalty follows an upheld report or dispute only.",
@@ -746,7 +762,9 @@ async def decide(
             title="该案件无被处理对象",
             errors=_field("penalty_code", "no respondent"),
         )
+    kind = None
     if penalty_code is not None:
+        kind = await penalties.kind_of(session, penalty_code)
         respondent = await session.get_one(Organisation, case.respondent_org_id)
         if respondent.kind != OrgKind.SUPPLIER.value:
             raise InvalidError(
@@ -766,14 +784,14 @@ async def decide(
             outcome["reversal"] = _jsonable(await resolver.reverse(session, case, actor))
         else:
             await resolver.on_dismissed(session, case, actor)
-    if penalty_code is not None:
+    if kind is not None:
         assert case.respondent_org_id is not None
         penalty = await penalties.apply(
             session,
             actor,
             supplier_id=case.respondent_org_id,
-            code=penalty_code,
-            reason=note or f"{TYPE_NAMES[case.case_type]}成立",
+            code=kind.code,
+            reason=public_reason or public_penalty_reason(kind, case.case_type),
             case_id=case.id,
         )
         outcome["penalty_id"] = str(penalty.id)
@@ -788,6 +806,15 @@ async def decide(
         body=note,
     )
     return case
+
+
+def public_penalty_reason(kind: PenaltyKind, case_type: str) -> str:
+    """What the public reads as the reason of a penalty from a case, when the
+    operator wrote none for it: the behaviour found and the type of case."""
+    return (
+        f"经查实：{kind.name_zh}（{TYPE_NAMES[case_type]}）"
+        f" / Established on investigation: {kind.name_en} ({case_type})"
+    )
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:

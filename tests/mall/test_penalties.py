@@ -271,6 +271,7 @@ async def test_expulsion_delists_everything_and_bans_the_credit_code(
     )
     assert again.status_code == 409 and again.json()["code"] == "supplier.banned"
     profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
+    assert [p["reason"] for p in profile["sanctions"]] == [published["reason"]]
     assert profile["standing"] == "expelled" and profile["credit_score"] == "60.0"
     assert profile["sanctions"][0]["code"] == "REGISTRATION.FALSE_INFORMATION"
     listings = (await client.get("/api/v1/public/listings", params={"supplier_id": org_id})).json()
@@ -304,3 +305,86 @@ async def test_an_upheld_report_applies_a_penalty(client, signed_in, make_accoun
     ).json()
     assert penalty["case_id"] == filed.json()["id"] and penalty["sanction"] == "suspend"
     assert penalty["source"] == "operator"
+
+
+async def test_the_decision_note_is_never_published_with_the_penalty(
+    client, signed_in, make_account, login
+) -> None:
+    supplier = await make_account(OrgKind.SUPPLIER)
+    org_id = str(supplier.user.org_id)
+    operator = signed_in[OrgKind.OPERATOR]
+    phone = "13912345678"
+    note = f"举报人王某（电话 {phone}）提供的发票证实售假"
+
+    async def report() -> str:
+        filed = await client.post(
+            CASES,
+            json={
+                "type": "report",
+                "subject_type": "supplier",
+                "subject_id": org_id,
+                "claim": "销售假冒硒鼓",
+            },
+            headers=signed_in[OrgKind.PURCHASER],
+        )
+        assert filed.status_code == 201, filed.text
+        for step in ("accept", "investigate"):
+            moved = await client.post(
+                f"{CASES}{filed.json()['id']}/{step}", json={}, headers=operator
+            )
+            assert moved.status_code == 200, moved.text
+        return filed.json()["id"]
+
+    case_id = await report()
+    # A public reason goes with a penalty only, and is bounded.
+    for body, code in (
+        ({"public_reason": "售假"}, "case.public_reason_without_penalty"),
+        (
+            {"penalty_code": "LISTING.FAKE_PRODUCT", "public_reason": "假" * 501},
+            "request.validation_failed",
+        ),
+    ):
+        refused = await client.post(
+            f"{CASES}{case_id}/decide",
+            json={"outcome": "upheld", "note": note, **body},
+            headers=operator,
+        )
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.json()["code"] == code
+    decided = await client.post(
+        f"{CASES}{case_id}/decide",
+        json={"outcome": "upheld", "note": note, "penalty_code": "LISTING.FAKE_PRODUCT"},
+        headers=operator,
+    )
+    assert decided.status_code == 200, decided.text
+    penalty_id = decided.json()["outcome"]["penalty_id"]
+
+    public = (await client.get("/api/v1/public/penalties", params={"limit": 200})).json()
+    published = next(p for p in public if p["id"] == penalty_id)
+    assert published["reason"].startswith("经查实：发布假冒伪劣商品（举报）")
+    assert "Listing fake or shoddy products (report)" in published["reason"]
+    profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
+    assert [p["reason"] for p in profile["sanctions"]] == [published["reason"]]
+    headers = await login(supplier)
+    notices = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notice = [n for n in notices if n["kind"] == "penalty.applied"]
+    assert len(notice) == 1 and "经查实" in notice[0]["body_zh"]
+    for text in (str(public), str(profile), str(notice)):
+        assert phone not in text and "王某" not in text
+
+    # The operator may word the public reason; the note still stays out of it.
+    worded = await client.post(
+        f"{CASES}{await report()}/decide",
+        json={
+            "outcome": "upheld",
+            "note": note,
+            "penalty_code": "LISTING.FAKE_PRODUCT",
+            "public_reason": "经查实销售假冒品牌硒鼓",
+        },
+        headers=operator,
+    )
+    assert worded.status_code == 200, worded.text
+    reason = (
+        await client.get(f"{PENALTIES}{worded.json()['outcome']['penalty_id']}", headers=operator)
+    ).json()["reason"]
+    assert reason == "经查实销售假冒品牌硒鼓"
