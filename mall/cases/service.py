@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -33,6 +34,7 @@ from mall.auth.principal import Principal
 from mall.calendar.core import WorkCalendar
 from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.cases.subjects import Subject, resolver_for, subject_types
+from mall.db import violates
 from mall.errors import (
     ConflictError,
     ForbiddenError,
@@ -65,6 +67,8 @@ TRANSITIONS: dict[str, set[str]] = {
     "closed": set(),
 }
 OPEN = ("submitted", "accepted", "investigating")
+# The unique index that holds one open objection per subject (migration 0012).
+OPEN_OBJECTION_INDEX = "uq_case_file_open_objection"
 # Tracking codes: 16 characters of Crockford's base32 (no I, L, O, U), in groups of four.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -94,6 +98,16 @@ class Filing:
 
 def _field(name: str, message: str) -> list[dict[str, str]]:
     return [{"field": name, "message": message}]
+
+
+def _already_open(case_id: uuid.UUID | None) -> ConflictError:
+    extra = {"case_id": case_id} if case_id is not None else {}
+    return ConflictError(
+        "An objection to this is already open.",
+        code="case.already_open",
+        title="已有针对该对象的异议正在处理",
+        **extra,
+    )
 
 
 async def _subject(
@@ -179,12 +193,7 @@ async def file(
             )
         )
         if duplicate is not None:
-            raise ConflictError(
-                "An objection to this is already open.",
-                code="case.already_open",
-                title="已有针对该对象的异议正在处理",
-                case_id=duplicate,
-            )
+            raise _already_open(duplicate)
     if principal is not None and subject.respondent_org_id == principal.org_id:
         raise InvalidError(
             "A party cannot file a case against itself.",
@@ -208,8 +217,15 @@ async def file(
         filed_at=now,
         outcome={},
     )
-    session.add(case)
-    await session.flush()
+    try:
+        # A savepoint: a racing objection loses here (the pre-check above cannot see it).
+        async with session.begin_nested():
+            session.add(case)
+            await session.flush()
+    except IntegrityError as exc:
+        if not violates(exc, OPEN_OBJECTION_INDEX):
+            raise
+        raise _already_open(None) from None
     actor = ANONYMOUS if anonymous or principal is None else audit.Actor.of(principal)
     clock = await sla.start(
         session,
