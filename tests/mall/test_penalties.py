@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from case_support import CASES, application, handle, headers_for, listing_of, put_on_sale
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from catalog.models import Listing
 from mall.auth.models import Organisation, OrgKind
@@ -387,3 +388,76 @@ async def test_the_decision_note_is_never_published_with_the_penalty(
         await client.get(f"{PENALTIES}{worded.json()['outcome']['penalty_id']}", headers=operator)
     ).json()["reason"]
     assert reason == "经查实销售假冒品牌硒鼓"
+
+
+async def test_a_penalty_names_only_an_upheld_case_against_its_supplier_once(
+    client, signed_in, make_account, session_maker
+) -> None:
+    supplier = await make_account(OrgKind.SUPPLIER)
+    other = await make_account(OrgKind.SUPPLIER)
+    org_id = str(supplier.user.org_id)
+    operator = signed_in[OrgKind.OPERATOR]
+    filed = await client.post(
+        CASES,
+        json={
+            "type": "report",
+            "subject_type": "supplier",
+            "subject_id": org_id,
+            "claim": "商品描述与实物不符",
+        },
+        headers=signed_in[OrgKind.PURCHASER],
+    )
+    case_id = filed.json()["id"]
+
+    def penalty(code: str, case: str = case_id, supplier_id: str = org_id) -> dict:
+        return {"supplier_id": supplier_id, "code": code, "reason": "经查实", "case_id": case}
+
+    refusals = [
+        (penalty("LISTING.FALSE_DESCRIPTION", str(uuid.uuid4())), 404, "case.not_found"),
+        (penalty("LISTING.FALSE_DESCRIPTION"), 422, "penalty.case_not_upheld"),
+        (
+            penalty("LISTING.FALSE_DESCRIPTION", supplier_id=str(other.user.org_id)),
+            422,
+            "penalty.case_mismatch",
+        ),
+    ]
+    for body, status, code in refusals:
+        refused = await client.post(PENALTIES, json=body, headers=operator)
+        assert refused.status_code == status, refused.text
+        assert refused.json()["code"] == code
+        assert refused.json()["errors"][0]["field"] == "case_id"
+
+    # Upheld with a penalty: the same penalty for the same case is refused, another is not.
+    await handle(client, operator, case_id, "upheld", penalty_code="LISTING.FALSE_DESCRIPTION")
+    twice = await client.post(
+        PENALTIES, json=penalty("LISTING.FALSE_DESCRIPTION"), headers=operator
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "penalty.already_applied"
+    closed = await client.post(f"{CASES}{case_id}/close", json={}, headers=operator)
+    assert closed.status_code == 200, closed.text
+    another = await client.post(PENALTIES, json=penalty("PRICE.REPEATED"), headers=operator)
+    assert another.status_code == 201, another.text
+    assert another.json()["case_id"] == case_id
+    async with session_maker() as session:
+        codes = (
+            await session.scalars(select(Penalty.code).where(Penalty.case_id == uuid.UUID(case_id)))
+        ).all()
+    assert sorted(codes) == ["LISTING.FALSE_DESCRIPTION", "PRICE.REPEATED"]
+    # The index holds even if the check is passed by two requests at once.
+    async with session_maker() as session:
+        first = await session.scalar(select(Penalty).where(Penalty.case_id == uuid.UUID(case_id)))
+        session.add(
+            Penalty(
+                supplier_id=first.supplier_id,
+                code=first.code,
+                source="operator",
+                points=first.points,
+                sanction=first.sanction,
+                case_id=first.case_id,
+                reason="x",
+                imposed_at=first.imposed_at,
+                appeal_until=first.appeal_until,
+            )
+        )
+        with pytest.raises(IntegrityError, match="uq_penalty_case_code"):
+            await session.flush()
