@@ -6,6 +6,7 @@ imports every model so that Alembic and the tests see the whole schema.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,3 +32,10 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> AsyncEn
 
 def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def violates(exc: IntegrityError, constraint: str) -> bool:
+    """Whether the database refused a write because of this constraint or unique index."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    name = getattr(cause, "constraint_name", None)
+    return name == constraint if name is not None else constraint in str(exc.orig)

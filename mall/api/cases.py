@@ -187,6 +187,8 @@ class DecideIn(msgspec.Struct, forbid_unknown_fields=True):
     outcome: Literal["upheld", "dismissed"]
     note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     penalty_code: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    # Published with the penalty; the note never is. By default, the behaviour and case type.
+    public_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
 
 
 @dataclass
@@ -417,6 +419,7 @@ class CaseController(Controller):
             upheld=data.outcome == "upheld",
             note=data.note,
             penalty_code=data.penalty_code,
+            public_reason=data.public_reason,
         )
         return await _view(db_session, case, "operator")
 

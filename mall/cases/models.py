@@ -44,6 +44,16 @@ class Case(UUIDv7AuditBase):
             unique=True,
             postgresql_where=text("tracking_code_sha256 IS NOT NULL"),
         ),
+        # At most one open objection per subject (the filing's pre-check races).
+        Index(
+            "uq_case_file_open_objection",
+            "subject_type",
+            "subject_id",
+            unique=True,
+            postgresql_where=text(
+                "case_type = 'objection' AND status IN ('submitted', 'accepted', 'investigating')"
+            ),
+        ),
     )
 
     case_type: Mapped[str] = mapped_column(String(16))

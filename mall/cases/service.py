@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -33,6 +34,7 @@ from mall.auth.principal import Principal
 from mall.calendar.core import WorkCalendar
 from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.cases.subjects import Subject, resolver_for, subject_types
+from mall.db import violates
 from mall.errors import (
     ConflictError,
     ForbiddenError,
@@ -42,6 +44,7 @@ from mall.errors import (
 )
 from mall.notifications.service import notify
 from mall.penalties import service as penalties
+from mall.penalties.models import PenaltyKind
 from mall.settings import Settings
 from mall.sla import service as sla
 from mall.sla.models import SlaClock
@@ -64,6 +67,8 @@ TRANSITIONS: dict[str, set[str]] = {
     "closed": set(),
 }
 OPEN = ("submitted", "accepted", "investigating")
+# The unique index that holds one open objection per subject (migration 0012).
+OPEN_OBJECTION_INDEX = "uq_case_file_open_objection"
 # Tracking codes: 16 characters of Crockford's base32 (no I, L, O, U), in groups of four.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -95,7 +100,19 @@ def _field(name: str, message: str) -> list[dict[str, str]]:
     return [{"field": name, "message": message}]
 
 
-async def _subject(session: AsyncSession, data: Filing) -> tuple[Any, Subject]:
+def _already_open(case_id: uuid.UUID | None) -> ConflictError:
+    extra = {"case_id": case_id} if case_id is not None else {}
+    return ConflictError(
+        "An objection to this is already open.",
+        code="case.already_open",
+        title="已有针对该对象的异议正在处理",
+        **extra,
+    )
+
+
+async def _subject(
+    session: AsyncSession, data: Filing, principal: Principal | None
+) -> tuple[Any, Subject]:
     resolver = resolver_for(data.subject_type)
     if resolver is None:
         raise InvalidError(
@@ -115,7 +132,8 @@ async def _subject(session: AsyncSession, data: Filing) -> tuple[Any, Subject]:
                 f"for a {data.case_type}: {', '.join(allowed) or 'none available yet'}",
             ),
         )
-    subject = await resolver.resolve(session, data.subject_id.strip())
+    # A subject the filer may not know of is answered like one that does not exist.
+    subject = await resolver.resolve(session, data.subject_id.strip(), principal)
     if subject is None:
         raise InvalidError(
             f"No {data.subject_type} {data.subject_id!r}.",
@@ -145,9 +163,11 @@ async def file(
             title="请填写案件事由",
             errors=_field("claim", "empty"),
         )
-    resolver, subject = await _subject(session, data)
-    subject = await resolver.for_filer(session, subject, data.case_type, principal)
+    resolver, subject = await _subject(session, data, principal)
     anonymous = data.case_type == "report" and (data.anonymous or principal is None)
+    subject = await resolver.for_filer(
+        session, subject, data.case_type, principal, anonymous=anonymous
+    )
     if data.anonymous and data.case_type != "report":
         raise InvalidError(
             "Only reports may be anonymous.",
@@ -173,12 +193,7 @@ async def file(
             )
         )
         if duplicate is not None:
-            raise ConflictError(
-                "An objection to this is already open.",
-                code="case.already_open",
-                title="已有针对该对象的异议正在处理",
-                case_id=duplicate,
-            )
+            raise _already_open(duplicate)
     if principal is not None and subject.respondent_org_id == principal.org_id:
         raise InvalidError(
             "A party cannot file a case against itself.",
@@ -202,8 +217,15 @@ async def file(
         filed_at=now,
         outcome={},
     )
-    session.add(case)
-    await session.flush()
+    try:
+        # A savepoint: a racing objection loses here (the pre-check above cannot see it).
+        async with session.begin_nested():
+            session.add(case)
+            await session.flush()
+    except IntegrityError as exc:
+        if not violates(exc, OPEN_OBJECTION_INDEX):
+            raise
+        raise _already_open(None) from None
     actor = ANONYMOUS if anonymous or principal is None else audit.Actor.of(principal)
     clock = await sla.start(
         session,
@@ -721,12 +743,27 @@ async def decide(
     upheld: bool,
     note: str,
     penalty_code: str | None = None,
+    public_reason: str | None = None,
 ) -> Case:
     """Uphold or dismiss. An upheld objection reverses its subject; an upheld
-    report or dispute may apply a catalogued penalty to the respondent."""
+    report or dispute may apply a catalogued penalty to the respondent.
+
+    The note is the parties' and the operators' (it may name people, phones,
+    evidence): it is never published. A penalty is published with
+    ``public_reason`` when the operator writes one for the public, else with the
+    catalogue entry's names and the type of case (see ``public_penalty_reason``).
+    """
     case, _ = await get(session, principal, case_id, lock=True)
     to = "upheld" if upheld else "dismissed"
     _require(case, to)
+    public_reason = (public_reason or "").strip() or None
+    if public_reason is not None and penalty_code is None:
+        raise InvalidError(
+            "A public reason goes with a penalty only.",
+            code="case.public_reason_without_penalty",
+            title="仅处以失信处理时可填写公示理由",
+            errors=_field("public_reason", "only with penalty_code"),
+        )
     if penalty_code is not None and (not upheld or case.case_type == "objection"):
         raise InvalidError(
             "A penalty follows an upheld report or dispute only.",
@@ -741,7 +778,9 @@ async def decide(
             title="该案件无被处理对象",
             errors=_field("penalty_code", "no respondent"),
         )
+    kind = None
     if penalty_code is not None:
+        kind = await penalties.kind_of(session, penalty_code)
         respondent = await session.get_one(Organisation, case.respondent_org_id)
         if respondent.kind != OrgKind.SUPPLIER.value:
             raise InvalidError(
@@ -761,14 +800,14 @@ async def decide(
             outcome["reversal"] = _jsonable(await resolver.reverse(session, case, actor))
         else:
             await resolver.on_dismissed(session, case, actor)
-    if penalty_code is not None:
+    if kind is not None:
         assert case.respondent_org_id is not None
         penalty = await penalties.apply(
             session,
             actor,
             supplier_id=case.respondent_org_id,
-            code=penalty_code,
-            reason=note or f"{TYPE_NAMES[case.case_type]}成立",
+            code=kind.code,
+            reason=public_reason or public_penalty_reason(kind, case.case_type),
             case_id=case.id,
         )
         outcome["penalty_id"] = str(penalty.id)
@@ -783,6 +822,15 @@ async def decide(
         body=note,
     )
     return case
+
+
+def public_penalty_reason(kind: PenaltyKind, case_type: str) -> str:
+    """What the public reads as the reason of a penalty from a case, when the
+    operator wrote none for it: the behaviour found and the type of case."""
+    return (
+        f"经查实：{kind.name_zh}（{TYPE_NAMES[case_type]}）"
+        f" / Established on investigation: {kind.name_en} ({case_type})"
+    )
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from mall.auth.models import Organisation, OrgKind
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
 from mall.cases.models import Case
-from mall.errors import ConflictError, ForbiddenError
+from mall.errors import ConflictError, ForbiddenError, InvalidError
 from mall.orders.models import PurchaseOrder
 from mall.penalties import service as penalties
 from mall.penalties.models import Penalty
@@ -54,17 +54,27 @@ class SubjectResolver:
     subject_type: ClassVar[str]
     case_types: ClassVar[frozenset[str]]
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
+        """The subject, or None when there is none or the filer may not know of it (a
+        subject the filer cannot see answers exactly as one that does not exist)."""
         raise NotImplementedError
 
     async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
         """Raise when the subject cannot be objected to now."""
 
     async def for_filer(
-        self, session: AsyncSession, subject: Subject, case_type: str, filer: Principal | None
+        self,
+        session: AsyncSession,
+        subject: Subject,
+        case_type: str,
+        filer: Principal | None,
+        *,
+        anonymous: bool = False,
     ) -> Subject:
         """The subject as this filer's case sees it (who the respondent is); raise when
-        this filer may not file this type of case about it."""
+        this filer may not file this type of case about it (or not anonymously)."""
         return subject
 
     async def on_filed(self, session: AsyncSession, case: Case, actor: audit.Actor) -> None:
@@ -116,7 +126,9 @@ class SupplierSubject(SubjectResolver):
     subject_type = "supplier"
     case_types = frozenset({"report"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         org_id = _uuid(subject_id)
         org = await session.get(Organisation, org_id) if org_id else None
         if org is None or org.kind != OrgKind.SUPPLIER.value:
@@ -128,7 +140,9 @@ class ListingSubject(SubjectResolver):
     subject_type = "listing"
     case_types = frozenset({"report"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         listing_id = _uuid(subject_id)
         listing = await session.get(Listing, listing_id) if listing_id else None
         if listing is None or listing.current_revision_id is None:
@@ -145,7 +159,9 @@ class ReviewDecisionSubject(SubjectResolver):
     subject_type = "review_decision"
     case_types = frozenset({"objection"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         decision_id = _uuid(subject_id)
         decision = await session.get(ReviewDecision, decision_id) if decision_id else None
         if decision is None:
@@ -209,7 +225,9 @@ class PriceViolationSubject(SubjectResolver):
     case_types = frozenset({"objection"})
     clock = "price_fix"
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         violation_id = _uuid(subject_id)
         violation = await session.get(PriceViolation, violation_id) if violation_id else None
         if violation is None:
@@ -289,7 +307,9 @@ class PenaltySubject(SubjectResolver):
     subject_type = "penalty"
     case_types = frozenset({"objection"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         penalty_id = _uuid(subject_id)
         if penalty_id is None:
             return None
@@ -326,7 +346,9 @@ class ApplicationSubject(SubjectResolver):
     subject_type = "application"
     case_types = frozenset({"objection"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         application_id = _uuid(subject_id)
         application = (
             await session.get(SupplierApplication, application_id) if application_id else None
@@ -363,20 +385,30 @@ class ApplicationSubject(SubjectResolver):
 class OrderSubject(SubjectResolver):
     """An order: a dispute between its two parties, or a report against its supplier.
 
-    Either party may file a dispute; the other party is the respondent. Anyone
-    may report an order; the report is against the supplier. An upheld dispute
-    or report changes nothing on the order itself: the decision is recorded and
-    the operator may apply a penalty to a supplier respondent (returns and
-    terminations have their own verified procedure, see ``mall.orders``).
+    Either party may file a dispute; the other party is the respondent. An order
+    is public once completed (see ``mall.disclosure.orders``); before that only
+    its two parties (and operators) know its id. So a completed order may be
+    reported by anyone, anonymously too, while an order not completed exists,
+    for cases, only for its parties: anyone else is told there is no such order,
+    and a party's report names its author (anonymity would be a pretence: the
+    supplier would know the report came from the purchasing unit). An upheld
+    dispute or report changes nothing on the order itself: the decision is
+    recorded and the operator may apply a penalty to a supplier respondent
+    (returns and terminations have their own verified procedure, see
+    ``mall.orders``).
     """
 
     subject_type = "order"
     case_types = frozenset({"dispute", "report"})
 
-    async def resolve(self, session: AsyncSession, subject_id: str) -> Subject | None:
+    async def resolve(
+        self, session: AsyncSession, subject_id: str, filer: Principal | None = None
+    ) -> Subject | None:
         order_id = _uuid(subject_id)
         order = await session.get(PurchaseOrder, order_id) if order_id else None
         if order is None:
+            return None
+        if not _is_public(order) and not _is_party(order, filer):
             return None
         return Subject(
             self.subject_type,
@@ -387,11 +419,32 @@ class OrderSubject(SubjectResolver):
         )
 
     async def for_filer(
-        self, session: AsyncSession, subject: Subject, case_type: str, filer: Principal | None
+        self,
+        session: AsyncSession,
+        subject: Subject,
+        case_type: str,
+        filer: Principal | None,
+        *,
+        anonymous: bool = False,
     ) -> Subject:
-        if case_type != "dispute":
-            return subject
         order = await session.get_one(PurchaseOrder, uuid.UUID(subject.subject_id))
+        if case_type == "report":
+            if anonymous and not _is_public(order):
+                raise InvalidError(
+                    "Only the parties know of an order that is not completed, so an anonymous"
+                    " report about it would still identify its author: file a dispute, or a"
+                    " named report.",
+                    code="case.anonymous_not_allowed",
+                    title="订单未完成前仅双方知晓，匿名举报仍会暴露身份，请提起争议或实名举报",
+                    errors=[
+                        {
+                            "field": "anonymous",
+                            "message": "not for an order that is not completed: file a"
+                            " dispute or a named report",
+                        }
+                    ],
+                )
+            return subject
         parties = {order.purchaser_org_id: order.supplier_org_id}
         parties[order.supplier_org_id] = order.purchaser_org_id
         if filer is None or filer.org_id not in parties:
@@ -407,6 +460,16 @@ class OrderSubject(SubjectResolver):
             None,
             subject.label,
         )
+
+
+def _is_public(order: PurchaseOrder) -> bool:
+    """Completed orders are published (``/public/orders``); others are known only to
+    their parties and the operators."""
+    return order.status == "completed"
+
+
+def _is_party(order: PurchaseOrder, filer: Principal | None) -> bool:
+    return filer is not None and filer.org_id in (order.purchaser_org_id, order.supplier_org_id)
 
 
 for _resolver in (

@@ -26,6 +26,10 @@ from mall.orders.service import remaining
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_WINDOW_DAYS = 30
+# The dates a window may name: the mall holds nothing before 2000, and a day near
+# the ends of the calendar has no 24:00 in UTC (``datetime`` would overflow).
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(9998, 12, 31)
 MAX_WINDOW_DAYS = 366
 # The audit actions that date each public step of an order.
 STEP_ACTIONS = {
@@ -65,7 +69,7 @@ def _invalid(field: str, message: str, detail: str, code: str) -> InvalidError:
 
 def _date(value: str, field: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise _invalid(
             field,
@@ -73,13 +77,22 @@ def _date(value: str, field: str) -> dt.date:
             f"{field} must be a date (YYYY-MM-DD); got {value!r}.",
             "request.validation_failed",
         ) from None
+    if not EARLIEST <= day <= LATEST:
+        raise _invalid(
+            field,
+            f"expected a date from {EARLIEST} to {LATEST}",
+            f"{field} must be a date from {EARLIEST} to {LATEST}; got {value!r}.",
+            "request.validation_failed",
+        )
+    return day
 
 
 def completion_window(first: str | None, last: str | None, *, today: dt.date) -> Window:
     """The days to publish: ``from`` and ``to`` both included; by default the last
     30 days up to ``today``; at most 366 days."""
+    given_start = _date(first, "from") if first else None
     end = _date(last, "to") if last else today
-    start = _date(first, "from") if first else end - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    start = given_start or end - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
     if start > end:
         raise _invalid(
             "from",

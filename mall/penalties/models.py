@@ -7,7 +7,7 @@ import uuid
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 AREAS = ("registration", "listing", "contract", "after_sales", "price")
@@ -53,6 +53,14 @@ class Penalty(UUIDv7AuditBase):
         CheckConstraint(_in("source", ("operator", "automatic")), name="source_known"),
         Index("ix_penalty_supplier", "supplier_id", "imposed_at"),
         Index("ix_penalty_status_ends", "status", "ends_at"),
+        # A case penalises its respondent once for one behaviour.
+        Index(
+            "uq_penalty_case_code",
+            "case_id",
+            "code",
+            unique=True,
+            postgresql_where=text("case_id IS NOT NULL"),
+        ),
     )
 
     supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing
 from mall import audit
+from mall.audit.models import AuditEvent
 from mall.auth.models import Organisation, OrgKind, OrgStatus
 from mall.calendar.service import load_calendar
+from mall.cases.models import Case
+from mall.db import violates
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.notifications.service import notify
 from mall.penalties import score as credit_score
@@ -30,6 +34,8 @@ from mall.settings import get_settings
 from mall.suppliers import standing
 
 APPEAL_CLOCK = "objection_window"
+# The unique index that holds one penalty per case and behaviour (migration 0012).
+CASE_CODE_INDEX = "uq_penalty_case_code"
 SANCTION_NAMES = {
     "warning": ("警告", "warning"),
     "delist_listings": ("下架全部商品", "all listings delisted"),
@@ -96,8 +102,14 @@ async def apply(
     operator_case_id: uuid.UUID | None = None,
     now: dt.datetime | None = None,
 ) -> Penalty:
-    """Apply a catalogued penalty to a supplier and publish it."""
+    """Apply a catalogued penalty to a supplier and publish it.
+
+    With ``case_id``, the case must exist, be an upheld report or dispute against
+    this supplier, and not have led to this penalty already (a unique index holds
+    the last against two requests at once)."""
     kind = await kind_of(session, code)
+    if case_id is not None:
+        await _check_case(session, case_id, supplier_id, kind.code)
     org = (
         await session.scalars(
             select(Organisation)
@@ -130,10 +142,16 @@ async def apply(
         ends_at=ends_at,
         appeal_until=appeal.due_at,
     )
+    try:
+        async with session.begin_nested():
+            session.add(penalty)
+            await session.flush()
+    except IntegrityError as exc:
+        if not violates(exc, CASE_CODE_INDEX):
+            raise
+        raise _already_applied(case_id, kind.code) from None
     if kind.sanction in ("delist_listings", "expel"):
         penalty.listings_delisted = await _delist_all(session, org.id, now)
-    session.add(penalty)
-    await session.flush()
     await _impose_standing(session, actor, org, kind, penalty)
     await audit.record(
         session,
@@ -166,6 +184,67 @@ async def apply(
         subject=("penalty", penalty.id),
     )
     return penalty
+
+
+def _already_applied(case_id: uuid.UUID | None, code: str) -> ConflictError:
+    return ConflictError(
+        "This case has led to this penalty already.",
+        code="penalty.already_applied",
+        title="该案件已处以此项失信处理",
+        case_id=case_id,
+        penalty_code=code,
+    )
+
+
+def _case_error(detail: str, code: str, title: str, message: str) -> InvalidError:
+    return InvalidError(
+        detail, code=code, title=title, errors=[{"field": "case_id", "message": message}]
+    )
+
+
+async def _check_case(
+    session: AsyncSession, case_id: uuid.UUID, supplier_id: uuid.UUID, code: str
+) -> None:
+    """A penalty from a case: an upheld report or dispute against this supplier, once
+    per behaviour."""
+    case = await session.get(Case, case_id)
+    if case is None:
+        raise NotFoundError(
+            "No such case.",
+            code="case.not_found",
+            title="未找到该案件",
+            errors=[{"field": "case_id", "message": "no such case"}],
+        )
+    if case.respondent_org_id != supplier_id:
+        raise _case_error(
+            "The case is not against this supplier.",
+            "penalty.case_mismatch",
+            "该案件的被举报方不是该供应商",
+            "the case's respondent is another organisation",
+        )
+    upheld = case.status == "upheld" or (
+        case.status == "closed"
+        and await session.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.subject_type == "case",
+                AuditEvent.subject_id == str(case.id),
+                AuditEvent.action == "case.upheld",
+            )
+        )
+        is not None
+    )
+    if case.case_type == "objection" or not upheld:
+        raise _case_error(
+            "A penalty follows an upheld report or dispute only.",
+            "penalty.case_not_upheld",
+            "仅成立的举报或争议可处以失信处理",
+            "not an upheld report or dispute",
+        )
+    already = await session.scalar(
+        select(Penalty.id).where(Penalty.case_id == case.id, Penalty.code == code)
+    )
+    if already is not None:
+        raise _already_applied(case.id, code)
 
 
 async def _impose_standing(

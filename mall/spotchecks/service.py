@@ -43,22 +43,23 @@ def _field(name: str, message: str) -> list[dict[str, str]]:
 
 
 async def _population(session: AsyncSession, population: str, filters: dict[str, Any]) -> list[str]:
+    """The ids of the population; ``filters`` are parsed (see ``parse_filters``)."""
     if population == "suppliers":
         query = select(cast(Organisation.id, String)).where(
             Organisation.kind == OrgKind.SUPPLIER.value,
             Organisation.status == OrgStatus.ACTIVE.value,
         )
-        if filters.get("region_prefix"):
+        if filters.get("region_prefix") is not None:
             query = query.where(Organisation.region_code.startswith(filters["region_prefix"]))
         if filters.get("in_region") is not None:
-            query = query.where(Organisation.in_region.is_(bool(filters["in_region"])))
+            query = query.where(Organisation.in_region.is_(filters["in_region"]))
     elif population == "live_listings":
         query = select(cast(Listing.id, String)).where(
             Listing.live_revision_id.is_not(None), Listing.delisted_at.is_(None)
         )
-        if filters.get("category_prefix"):
+        if filters.get("category_prefix") is not None:
             query = query.where(Listing.category_code.startswith(filters["category_prefix"]))
-        if filters.get("supplier_region_prefix"):
+        if filters.get("supplier_region_prefix") is not None:
             query = query.join(Organisation, Organisation.id == Listing.supplier_id).where(
                 Organisation.region_code.startswith(filters["supplier_region_prefix"])
             )
@@ -74,35 +75,102 @@ async def _population(session: AsyncSession, population: str, filters: dict[str,
     return list((await session.scalars(query)).all())
 
 
-def _filter_value(filters: dict[str, Any], name: str, parse: Any) -> Any:
-    value = filters.get(name)
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except (TypeError, ValueError):
+# Completion days a filter may name: nothing was completed before 2000, and a day
+# near the ends of the calendar has no midnight in UTC (``datetime`` would overflow).
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(9998, 12, 31)
+
+
+def _code_prefix(value: Any) -> str:
+    """A region or category code, or its start: letters and digits, 1 to 32."""
+    if not isinstance(value, str) or not value.isascii() or not value.isalnum():
+        raise ValueError(value)
+    if len(value) > 32:
+        raise ValueError(value)
+    return value
+
+
+def _strict_bool(value: Any) -> bool:
+    """JSON true or false only: ``bool("false")`` is True."""
+    if not isinstance(value, bool):
+        raise ValueError(value)
+    return value
+
+
+def _completion_day(value: Any) -> dt.date:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    day = dt.date.fromisoformat(value)
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(value)
+    return day
+
+
+def _org_id(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return uuid.UUID(value)
+
+
+_DAY = f"a date (YYYY-MM-DD) from {EARLIEST} to {LATEST}, Beijing time, included"
+_PREFIX = "a code or its start (a string of 1 to 32 letters and digits)"
+# Per population: each filter, how it is parsed and what it expects.
+FILTERS: dict[str, dict[str, tuple[Any, str]]] = {
+    "suppliers": {
+        "region_prefix": (_code_prefix, f"a region {_PREFIX}"),
+        "in_region": (_strict_bool, "true or false"),
+    },
+    "live_listings": {
+        "category_prefix": (_code_prefix, f"a category {_PREFIX}"),
+        "supplier_region_prefix": (_code_prefix, f"a region {_PREFIX}"),
+    },
+    "completed_orders": {
+        "completed_from": (_completion_day, _DAY),
+        "completed_to": (_completion_day, _DAY),
+        "supplier_id": (_org_id, "a supplier's organisation id (UUID, as a string)"),
+        "category_prefix": (_code_prefix, f"a category {_PREFIX}"),
+    },
+}
+
+
+def parse_filters(population: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """Check each filter of the population by its type; 422 naming the filter otherwise.
+    A filter given as null is no filter."""
+    allowed = FILTERS.get(population, {})
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
         raise InvalidError(
-            f"The filter {name} has a value that is not valid: {value!r}.",
+            f"Unknown filters for {population}: {', '.join(unknown)}.",
             code="spotcheck.filters_invalid",
             title="抽查筛选条件无效",
-            errors=_field(f"filters.{name}", _FILTER_FORMATS[name]),
-        ) from None
-
-
-_FILTER_FORMATS = {
-    "completed_from": "a date (YYYY-MM-DD), Beijing time, included",
-    "completed_to": "a date (YYYY-MM-DD), Beijing time, included",
-    "supplier_id": "a supplier's organisation id (UUID)",
-    "category_prefix": "a category code or its prefix",
-}
+            errors=_field("filters", f"allowed: {', '.join(sorted(allowed))}"),
+        )
+    parsed: dict[str, Any] = {}
+    errors = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        parse, expected = allowed[name]
+        try:
+            parsed[name] = parse(value)
+        except (TypeError, ValueError):
+            errors.append({"field": f"filters.{name}", "message": expected})
+    if errors:
+        names = ", ".join(e["field"].removeprefix("filters.") for e in errors)
+        raise InvalidError(
+            f"Filters with a value that is not valid: {names}; see errors.",
+            code="spotcheck.filters_invalid",
+            title="抽查筛选条件无效",
+            errors=errors,
+        )
+    return parsed
 
 
 def _completed_orders(filters: dict[str, Any]) -> Any:
     """Completed orders; a completion day from and to (Beijing time, both included),
     a supplier, and a category (orders with a line in it)."""
     query = select(cast(PurchaseOrder.id, String)).where(PurchaseOrder.status == "completed")
-    first = _filter_value(filters, "completed_from", dt.date.fromisoformat)
-    last = _filter_value(filters, "completed_to", dt.date.fromisoformat)
+    first, last = filters.get("completed_from"), filters.get("completed_to")
     if first is not None:
         query = query.where(
             PurchaseOrder.status_changed_at
@@ -111,11 +179,11 @@ def _completed_orders(filters: dict[str, Any]) -> Any:
     if last is not None:
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), SHANGHAI)
         query = query.where(PurchaseOrder.status_changed_at < end.astimezone(dt.UTC))
-    supplier_id = _filter_value(filters, "supplier_id", lambda v: uuid.UUID(str(v)))
+    supplier_id = filters.get("supplier_id")
     if supplier_id is not None:
         query = query.where(PurchaseOrder.supplier_org_id == supplier_id)
-    category = _filter_value(filters, "category_prefix", str)
-    if category:
+    category = filters.get("category_prefix")
+    if category is not None:
         query = query.where(
             exists().where(
                 OrderLine.order_id == PurchaseOrder.id,
@@ -123,13 +191,6 @@ def _completed_orders(filters: dict[str, Any]) -> Any:
             )
         )
     return query
-
-
-FILTERS = {
-    "suppliers": {"region_prefix", "in_region"},
-    "live_listings": {"category_prefix", "supplier_region_prefix"},
-    "completed_orders": {"completed_from", "completed_to", "supplier_id", "category_prefix"},
-}
 
 
 async def define(
@@ -145,15 +206,8 @@ async def define(
     seed_sha256: str,
 ) -> SpotCheck:
     """Commit to a seed and snapshot the population and inspectors."""
-    unknown = sorted(set(filters) - FILTERS.get(population, set()))
-    if unknown:
-        raise InvalidError(
-            f"Unknown filters for {population}: {', '.join(unknown)}.",
-            code="spotcheck.filters_invalid",
-            title="抽查筛选条件无效",
-            errors=_field("filters", f"allowed: {', '.join(sorted(FILTERS.get(population, ())))}"),
-        )
-    ids = draw.normalise(await _population(session, population, filters))
+    parsed = parse_filters(population, filters)
+    ids = draw.normalise(await _population(session, population, parsed))
     pool_query = (
         select(cast(User.id, String))
         .join(Organisation, Organisation.id == User.org_id)

@@ -3,9 +3,11 @@ and upheld objections reversing what they objected to."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
+import pytest
 from case_support import (
     CASES,
     application,
@@ -19,8 +21,12 @@ from sqlalchemy import func, select
 
 from catalog.models import ListingRevision
 from mall.audit.models import AuditEvent
-from mall.auth.models import Organisation, OrgKind
+from mall.auth.models import Organisation, OrgKind, User
+from mall.auth.principal import Principal
+from mall.calendar.service import load_calendar
+from mall.cases import service as cases
 from mall.cases.models import Case
+from mall.errors import ConflictError
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
 from mall.suppliers.models import SupplierApplication
@@ -593,3 +599,43 @@ async def test_objection_to_a_price_violation_stops_its_clock_and_upheld_withdra
         )
     ).json()
     assert [v["resolution"] for v in resolved if v["id"] == violation["id"]] == ["objection_upheld"]
+
+
+async def test_two_objections_filed_at_once_cannot_both_be_open(
+    client, signed_in, session_maker, settings
+) -> None:
+    """The pre-check cannot see an objection another transaction has not committed:
+    the unique index decides, and the loser gets the same 409."""
+    body = application()
+    app_id = (await client.post("/api/v1/suppliers/applications", json=body)).json()["id"]
+    rejected = await client.post(
+        f"/api/v1/operator/supplier-applications/{app_id}/reject",
+        json={"reason_codes": ["NOT_QUALIFIED"], "reason": "经营范围不符"},
+        headers=signed_in[OrgKind.OPERATOR],
+    )
+    assert rejected.json()["status"] == "rejected"
+    async with session_maker() as session:
+        user = (
+            await session.scalars(select(User).where(User.email == body["admin_email"].lower()))
+        ).one()
+        org = await session.get_one(Organisation, user.org_id)
+        calendar = await load_calendar(session)
+    applicant = Principal(user.id, user.email, org.id, OrgKind(org.kind), org.name)
+    filing = cases.Filing("objection", "application", app_id, "我公司经营范围包含办公用品")
+
+    async with session_maker() as first, session_maker() as second:
+        await cases.file(first, calendar, settings, applicant, filing)
+        # The second filing passes the pre-check, then waits on the index for the first.
+        racing = asyncio.create_task(cases.file(second, calendar, settings, applicant, filing))
+        await asyncio.sleep(0.5)
+        assert not racing.done()
+        await first.commit()
+        with pytest.raises(ConflictError) as refused:
+            await racing
+        assert refused.value.code == "case.already_open"
+        await second.rollback()
+    open_objections = select(func.count()).where(
+        Case.case_type == "objection", Case.subject_id == app_id
+    )
+    async with session_maker() as session:
+        assert await session.scalar(open_objections) == 1

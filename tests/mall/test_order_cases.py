@@ -3,8 +3,10 @@ supplier that keep the reporter anonymous."""
 
 from __future__ import annotations
 
+import json
+
 from case_support import CASES, handle
-from order_support import advance, order_parties, placed_order
+from order_support import advance, completed_order, order_parties, placed_order
 
 from mall.auth.models import OrgKind
 
@@ -73,10 +75,10 @@ async def test_either_party_disputes_and_the_other_answers(
     detail = (await client.get(f"/api/v1/orders/{order['id']}", headers=parties.buyer)).json()
     assert detail["status"] == "delivered"
 
-    # Outsiders may not dispute, and nobody files against itself by another door.
+    # Outsiders may not dispute: an order not completed is, to them, no order at all.
     outsider = await login(await make_account(OrgKind.PURCHASER))
     foreign = await client.post(CASES, json=dispute(order["id"]), headers=outsider)
-    assert foreign.status_code == 403 and foreign.json()["code"] == "case.not_a_party"
+    assert foreign.status_code == 422 and foreign.json()["code"] == "case.subject_not_found"
     anonymous = await client.post(CASES, json=dispute(order["id"]))
     assert anonymous.status_code == 401
     unknown = await client.post(
@@ -87,11 +89,11 @@ async def test_either_party_disputes_and_the_other_answers(
     assert (await client.get(f"{CASES}{buyer_case}", headers=outsider)).status_code == 404
 
 
-async def test_a_report_against_an_order_keeps_the_reporter_anonymous(
+async def test_a_report_against_a_completed_order_keeps_the_reporter_anonymous(
     client, signed_in, make_account, login, session_maker
 ) -> None:
     parties = await order_parties(make_account, login, session_maker)
-    order = await placed_order(client, parties)
+    order = await completed_order(client, parties)
     operator = signed_in[OrgKind.OPERATOR]
     reporter = await make_account(OrgKind.PURCHASER)
     filed = await client.post(
@@ -124,3 +126,68 @@ async def test_a_report_against_an_order_keeps_the_reporter_anonymous(
     assert (await client.get(f"{CASES}{case_id}", headers=parties.buyer)).status_code == 404
     followed = (await client.get(f"/api/v1/public/cases/{code}")).json()
     assert followed["status"] == "upheld" and followed["your_role"] == "filer"
+
+
+def report(order_id: str, *, anonymous: bool) -> dict:
+    return {
+        "type": "report",
+        "subject_type": "order",
+        "subject_id": order_id,
+        "claim": "该订单价格明显高于市场价，疑似串通",
+        "anonymous": anonymous,
+    }
+
+
+def without_id(response, order_id: str) -> tuple[int, dict]:
+    """The response with the order and request ids taken out, to compare a hidden
+    order with none."""
+    problem = json.loads(response.text.replace(order_id, "<id>"))
+    problem.pop("request_id", None)
+    return response.status_code, problem
+
+
+async def test_an_order_not_completed_is_reported_only_by_its_parties_by_name(
+    client, signed_in, make_account, login, session_maker
+) -> None:
+    parties = await order_parties(make_account, login, session_maker)
+    order = await placed_order(client, parties)
+    await advance(client, parties, order["id"], until="deliver")
+    missing = "0190a000-0000-7000-8000-000000000000"
+    outsider = await login(await make_account(OrgKind.PURCHASER))
+
+    # To anyone but its parties, an order not completed answers as no order at all:
+    # signed in or not, anonymous or named, report or dispute.
+    for headers in (outsider, {}):
+        for body in (report, dispute):
+            kwargs = {"anonymous": True} if body is report else {}
+            hidden = await client.post(CASES, json=body(order["id"], **kwargs), headers=headers)
+            none = await client.post(CASES, json=body(missing, **kwargs), headers=headers)
+            assert without_id(hidden, order["id"]) == without_id(none, missing)
+    named = await client.post(CASES, json=report(order["id"], anonymous=False), headers=outsider)
+    assert named.status_code == 422 and named.json()["code"] == "case.subject_not_found"
+
+    # The purchasing unit may report it, but not anonymously: the supplier would know.
+    refused = await client.post(
+        CASES, json=report(order["id"], anonymous=True), headers=parties.buyer
+    )
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "case.anonymous_not_allowed"
+    assert "dispute" in problem["detail"] and "争议" in problem["title"]
+    assert problem["errors"][0]["field"] == "anonymous"
+    filed = await client.post(
+        CASES, json=report(order["id"], anonymous=False), headers=parties.buyer
+    )
+    assert filed.status_code == 201, filed.text
+    assert "tracking_code" not in filed.json()
+    seen = (await client.get(f"{CASES}{filed.json()['id']}", headers=parties.buyer)).json()
+    assert seen["your_role"] == "filer" and seen["anonymous"] is False
+
+    # Once completed, the order is public: anyone may report it, anonymously too.
+    await advance(client, parties, order["id"], after="deliver")
+    public = await client.post(CASES, json=report(order["id"], anonymous=True))
+    assert public.status_code == 201, public.text
+    assert public.json()["tracking_code"]
+    # A completed order is public, so an outsider's dispute is refused for what it is.
+    foreign = await client.post(CASES, json=dispute(order["id"]), headers=outsider)
+    assert foreign.status_code == 403 and foreign.json()["code"] == "case.not_a_party"

@@ -141,6 +141,12 @@ async def test_completed_orders_are_public_without_personal_data(
         ({"from": "2026-03-02", "to": "2026-03-01"}, 422, "public.window_invalid", "from"),
         ({"from": "2025-01-01", "to": "2026-01-02"}, 422, "public.window_too_long", "to"),
         ({"page": 0}, 422, "request.validation_failed", "page"),
+        # Dates at the ends of the calendar have no UTC bounds: refused, not a 500.
+        ({"from": "0001-01-01", "to": "0001-01-02"}, 422, "request.validation_failed", "from"),
+        ({"from": "0001-01-01"}, 422, "request.validation_failed", "from"),
+        ({"from": "9998-12-30", "to": "9999-12-31"}, 422, "request.validation_failed", "to"),
+        ({"to": "9999-12-31"}, 422, "request.validation_failed", "to"),
+        ({"from": "1999-12-31", "to": "2000-01-01"}, 422, "request.validation_failed", "from"),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/v1/public/ocds/releases", "/api/v1/public/orders"])
@@ -292,3 +298,11 @@ async def test_openapi_lists_the_order_disclosure_paths(client) -> None:
         assert path in paths, sorted(p for p in paths if "public" in p)
     parameters = {p["name"] for p in paths["/api/v1/public/ocds/releases"]["get"]["parameters"]}
     assert {"from", "to", "page"} <= parameters
+
+
+@pytest.mark.parametrize(("first", "last"), [("2000-01-01", "2000-01-01"), ("9998-12-31", None)])
+@pytest.mark.parametrize("path", ["/api/v1/public/ocds/releases", "/api/v1/public/orders"])
+async def test_the_first_and_last_dates_allowed_are_served(client, path, first, last) -> None:
+    params = {"from": first, "to": last or first}
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text

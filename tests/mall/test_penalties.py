@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from case_support import CASES, application, handle, headers_for, listing_of, put_on_sale
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from catalog.models import Listing
 from mall.auth.models import Organisation, OrgKind
@@ -304,3 +305,159 @@ async def test_an_upheld_report_applies_a_penalty(client, signed_in, make_accoun
     ).json()
     assert penalty["case_id"] == filed.json()["id"] and penalty["sanction"] == "suspend"
     assert penalty["source"] == "operator"
+
+
+async def test_the_decision_note_is_never_published_with_the_penalty(
+    client, signed_in, make_account, login
+) -> None:
+    supplier = await make_account(OrgKind.SUPPLIER)
+    org_id = str(supplier.user.org_id)
+    operator = signed_in[OrgKind.OPERATOR]
+    phone = "13912345678"
+    note = f"举报人王某（电话 {phone}）提供的发票证实售假"
+
+    async def report() -> str:
+        filed = await client.post(
+            CASES,
+            json={
+                "type": "report",
+                "subject_type": "supplier",
+                "subject_id": org_id,
+                "claim": "销售假冒硒鼓",
+            },
+            headers=signed_in[OrgKind.PURCHASER],
+        )
+        assert filed.status_code == 201, filed.text
+        for step in ("accept", "investigate"):
+            moved = await client.post(
+                f"{CASES}{filed.json()['id']}/{step}", json={}, headers=operator
+            )
+            assert moved.status_code == 200, moved.text
+        return filed.json()["id"]
+
+    case_id = await report()
+    # A public reason goes with a penalty only, and is bounded.
+    for body, code in (
+        ({"public_reason": "售假"}, "case.public_reason_without_penalty"),
+        (
+            {"penalty_code": "LISTING.FAKE_PRODUCT", "public_reason": "假" * 501},
+            "request.validation_failed",
+        ),
+    ):
+        refused = await client.post(
+            f"{CASES}{case_id}/decide",
+            json={"outcome": "upheld", "note": note, **body},
+            headers=operator,
+        )
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.json()["code"] == code
+    decided = await client.post(
+        f"{CASES}{case_id}/decide",
+        json={"outcome": "upheld", "note": note, "penalty_code": "LISTING.FAKE_PRODUCT"},
+        headers=operator,
+    )
+    assert decided.status_code == 200, decided.text
+    penalty_id = decided.json()["outcome"]["penalty_id"]
+
+    public = (await client.get("/api/v1/public/penalties", params={"limit": 200})).json()
+    published = next(p for p in public if p["id"] == penalty_id)
+    assert published["reason"].startswith("经查实：发布假冒伪劣商品（举报）")
+    assert "Listing fake or shoddy products (report)" in published["reason"]
+    profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
+    assert [p["reason"] for p in profile["sanctions"]] == [published["reason"]]
+    headers = await login(supplier)
+    notices = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notice = [n for n in notices if n["kind"] == "penalty.applied"]
+    assert len(notice) == 1 and "经查实" in notice[0]["body_zh"]
+    for text in (str(public), str(profile), str(notice)):
+        assert phone not in text and "王某" not in text
+
+    # The operator may word the public reason; the note still stays out of it.
+    worded = await client.post(
+        f"{CASES}{await report()}/decide",
+        json={
+            "outcome": "upheld",
+            "note": note,
+            "penalty_code": "LISTING.FAKE_PRODUCT",
+            "public_reason": "经查实销售假冒品牌硒鼓",
+        },
+        headers=operator,
+    )
+    assert worded.status_code == 200, worded.text
+    reason = (
+        await client.get(f"{PENALTIES}{worded.json()['outcome']['penalty_id']}", headers=operator)
+    ).json()["reason"]
+    assert reason == "经查实销售假冒品牌硒鼓"
+
+
+async def test_a_penalty_names_only_an_upheld_case_against_its_supplier_once(
+    client, signed_in, make_account, session_maker
+) -> None:
+    supplier = await make_account(OrgKind.SUPPLIER)
+    other = await make_account(OrgKind.SUPPLIER)
+    org_id = str(supplier.user.org_id)
+    operator = signed_in[OrgKind.OPERATOR]
+    filed = await client.post(
+        CASES,
+        json={
+            "type": "report",
+            "subject_type": "supplier",
+            "subject_id": org_id,
+            "claim": "商品描述与实物不符",
+        },
+        headers=signed_in[OrgKind.PURCHASER],
+    )
+    case_id = filed.json()["id"]
+
+    def penalty(code: str, case: str = case_id, supplier_id: str = org_id) -> dict:
+        return {"supplier_id": supplier_id, "code": code, "reason": "经查实", "case_id": case}
+
+    refusals = [
+        (penalty("LISTING.FALSE_DESCRIPTION", str(uuid.uuid4())), 404, "case.not_found"),
+        (penalty("LISTING.FALSE_DESCRIPTION"), 422, "penalty.case_not_upheld"),
+        (
+            penalty("LISTING.FALSE_DESCRIPTION", supplier_id=str(other.user.org_id)),
+            422,
+            "penalty.case_mismatch",
+        ),
+    ]
+    for body, status, code in refusals:
+        refused = await client.post(PENALTIES, json=body, headers=operator)
+        assert refused.status_code == status, refused.text
+        assert refused.json()["code"] == code
+        assert refused.json()["errors"][0]["field"] == "case_id"
+
+    # Upheld with a penalty: the same penalty for the same case is refused, another is not.
+    await handle(client, operator, case_id, "upheld", penalty_code="LISTING.FALSE_DESCRIPTION")
+    twice = await client.post(
+        PENALTIES, json=penalty("LISTING.FALSE_DESCRIPTION"), headers=operator
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "penalty.already_applied"
+    closed = await client.post(f"{CASES}{case_id}/close", json={}, headers=operator)
+    assert closed.status_code == 200, closed.text
+    another = await client.post(PENALTIES, json=penalty("PRICE.REPEATED"), headers=operator)
+    assert another.status_code == 201, another.text
+    assert another.json()["case_id"] == case_id
+    async with session_maker() as session:
+        codes = (
+            await session.scalars(select(Penalty.code).where(Penalty.case_id == uuid.UUID(case_id)))
+        ).all()
+    assert sorted(codes) == ["LISTING.FALSE_DESCRIPTION", "PRICE.REPEATED"]
+    # The index holds even if the check is passed by two requests at once.
+    async with session_maker() as session:
+        first = await session.scalar(select(Penalty).where(Penalty.case_id == uuid.UUID(case_id)))
+        session.add(
+            Penalty(
+                supplier_id=first.supplier_id,
+                code=first.code,
+                source="operator",
+                points=first.points,
+                sanction=first.sanction,
+                case_id=first.case_id,
+                reason="x",
+                imposed_at=first.imposed_at,
+                appeal_until=first.appeal_until,
+            )
+        )
+        with pytest.raises(IntegrityError, match="uq_penalty_case_code"):
+            await session.flush()

@@ -189,3 +189,62 @@ def test_the_draw_and_the_score_import_without_the_mall() -> None:
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("population", "filters", "field"),
+    [
+        ("suppliers", {"region_prefix": ["15"]}, "filters.region_prefix"),
+        ("suppliers", {"region_prefix": 15}, "filters.region_prefix"),
+        ("suppliers", {"in_region": "false"}, "filters.in_region"),
+        ("suppliers", {"in_region": 0}, "filters.in_region"),
+        ("live_listings", {"category_prefix": {"code": "A09"}}, "filters.category_prefix"),
+        ("live_listings", {"supplier_region_prefix": ["15"]}, "filters.supplier_region_prefix"),
+        ("completed_orders", {"completed_to": "9999-12-31"}, "filters.completed_to"),
+        ("completed_orders", {"completed_from": "0001-01-01"}, "filters.completed_from"),
+        ("completed_orders", {"completed_from": 20260101}, "filters.completed_from"),
+        ("completed_orders", {"supplier_id": 7}, "filters.supplier_id"),
+        ("completed_orders", {"category_prefix": ["A09"]}, "filters.category_prefix"),
+    ],
+)
+async def test_filters_of_the_wrong_type_are_refused_by_name(
+    client, signed_in, session_maker, population, filters, field
+) -> None:
+    before = await _count(session_maker)
+    response = await client.post(
+        SPOT,
+        json={
+            "name": "抽查",
+            "population": population,
+            "sample_size": 1,
+            "seed_sha256": draw.commitment("s"),
+            "filters": filters,
+        },
+        headers=signed_in[OrgKind.REGULATOR],
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "spotcheck.filters_invalid"
+    assert [e["field"] for e in problem["errors"]] == [field]
+    assert field.removeprefix("filters.") in problem["detail"]
+    assert await _count(session_maker) == before
+
+
+async def test_typed_filters_are_applied(client, signed_in, make_account) -> None:
+    await make_account(OrgKind.SUPPLIER)
+    for filters in ({"in_region": False, "region_prefix": "15"}, {"in_region": True}):
+        response = await client.post(
+            SPOT,
+            json={
+                "name": "抽查",
+                "population": "suppliers",
+                "sample_size": 1,
+                "seed_sha256": draw.commitment("s"),
+                "filters": filters,
+            },
+            headers=signed_in[OrgKind.REGULATOR],
+        )
+        # Accepted as filters: the draw is made, or refused only for its size.
+        assert response.status_code in (201, 422), response.text
+        if response.status_code == 422:
+            assert response.json()["code"] == "spotcheck.draw_invalid"
