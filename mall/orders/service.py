@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,13 @@ SUBJECT = "order"
 CHANGE_SUBJECT = "order_change_request"
 MAX_TOTAL = Decimal("999999999999.99")
 RESERVABLE_STATUSES = ("draft", "submitted", "manual_review")
+# A Chinese mobile number (11 digits from 13x to 19x, optionally grouped 3-4-4)
+# or a landline with its area code (010, 0472 …) and 7 or 8 digits, then maybe
+# an extension; either may start with +86 (a landline then drops its leading 0).
+CONTACT_PHONE = re.compile(
+    r"(?:\+86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+    r"|(?:\+86[ -]?0?|0)[1-9]\d{1,2}[ -]?[2-9]\d{6,7}(?:(?:-|转|#|ext\.?\s?)\d{1,6})?"
+)
 
 
 def _now() -> dt.datetime:
@@ -114,8 +122,24 @@ def _validate(data: OrderRequest, today: dt.date) -> None:
         if line.listing_id in seen:
             errors.append(_field(f"lines[{index}].listing_id", "listed twice; order the sum once"))
         seen.add(line.listing_id)
-    if not data.budget_code.strip():
-        errors.append(_field("budget_code", "the unit's budget project code is required"))
+    for name, what in (
+        ("delivery_address", "the delivery address"),
+        ("contact_name", "the contact's name"),
+        ("budget_code", "the unit's budget project code"),
+    ):
+        if not getattr(data, name).strip():
+            errors.append(_field(name, f"{what} is required"))
+    phone = data.contact_phone.strip()
+    if not phone:
+        errors.append(_field("contact_phone", "the contact's telephone number is required"))
+    elif not CONTACT_PHONE.fullmatch(phone):
+        errors.append(
+            _field(
+                "contact_phone",
+                "a mobile number (13812345678) or a landline with its area code"
+                " (0472-5123456, extension after -), optionally starting with +86",
+            )
+        )
     if data.requested_delivery_date is not None and data.requested_delivery_date < today:
         errors.append(_field("requested_delivery_date", "must not be in the past"))
     if errors:

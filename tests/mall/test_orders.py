@@ -784,3 +784,54 @@ async def test_openapi_lists_the_order_paths(client) -> None:
         "/api/v1/stats/orders",
     ):
         assert path in paths, path
+# ---------------------------------------------------------------- contact details
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("delivery_address", "     "),
+        ("contact_name", " \t  "),
+        ("contact_phone", "      "),
+        ("contact_phone", "abcdefg"),
+        ("contact_phone", "12345"),
+        ("contact_phone", "1381234567"),
+        ("contact_phone", "23812345678"),
+        ("contact_phone", "0472-51234"),
+        ("contact_phone", "+1 212 555 0100"),
+        ("contact_phone", "138-1234-5678-"),
+    ],
+)
+async def test_blank_or_malformed_contact_details_are_refused(
+    client, parties, session_maker, field, value
+) -> None:
+    response = await client.post(
+        ORDERS,
+        json=order_body((parties.listing_id, 1), **{field: value}),
+        headers=parties.buyer | key(),
+    )
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert await stock_of(session_maker, parties.listing_id) == 100
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "13812345678",
+        "138-1234-5678",
+        "+86 138 1234 5678",
+        "+8613812345678",
+        "010-62345678",
+        "0472-5123456",
+        "04725123456",
+        "0472-5123456-8001",
+        "0472-5123456转8001",
+        "+86-10-62345678",
+    ],
+)
+async def test_chinese_mobile_and_landline_numbers_are_accepted(client, parties, phone) -> None:
+    order = await place(client, parties, quantity=1, contact_phone=f" {phone} ")
+    assert order["contact_phone"] == phone
+
+
