@@ -34,7 +34,7 @@ from mall.sla.models import SlaClock
 
 SUBJECT = orders.CHANGE_SUBJECT
 CLOCK = "change_request_verification"
-OPEN_STATUSES = ("submitted", "info_requested")
+OPEN_STATUSES = orders.OPEN_CHANGE_STATUSES
 TYPE_NAMES_ZH = {"return": "合同订单退回", "termination": "项目终止"}
 # A change request can be made while the contract is being performed.
 CHANGEABLE_STATUSES = (

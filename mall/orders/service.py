@@ -689,6 +689,10 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 ACTIONS = tuple(TRANSITIONS)
+OPEN_CHANGE_STATUSES = ("submitted", "info_requested")
+# Actions that end the order or take it past the point where a return or a
+# termination can be made: they wait for an open change request's verification.
+HELD_BY_OPEN_CHANGE = ("cancel", "pay", "complete")
 
 
 def allowed_actions(order: PurchaseOrder, kind: OrgKind) -> list[str]:
@@ -836,6 +840,8 @@ async def transition(
             action=action,
             allowed=allowed,
         )
+    if action in HELD_BY_OPEN_CHANGE:
+        await _refuse_while_change_open(session, order, action)
     reason = (data.reason or "").strip() or None
     if step.needs_reason and not reason:
         raise InvalidError(
@@ -875,6 +881,32 @@ async def transition(
         note=reason,
     )
     return order
+
+
+async def _refuse_while_change_open(session: AsyncSession, order: PurchaseOrder, action: str) -> None:
+    """An open return or termination request is verified before the order may end.
+
+    The order row is locked, and submitting a request locks it too, so no
+    request can open between this check and the transition's commit."""
+    open_id = await session.scalar(
+        select(OrderChangeRequest.id)
+        .where(
+            OrderChangeRequest.order_id == order.id,
+            OrderChangeRequest.status.in_(OPEN_CHANGE_STATUSES),
+        )
+        .order_by(OrderChangeRequest.submitted_at)
+        .limit(1)
+    )
+    if open_id is not None:
+        raise ConflictError(
+            f"A change request for this order ({open_id}) is being verified; "
+            f"{action} waits for the operator's decision.",
+            code="order.change_request_open",
+            title="该订单有待审核的退回或终止申请，暂不能进行此操作",
+            change_request_id=str(open_id),
+            action=action,
+            current_status=order.status,
+        )
 
 
 def acceptance_subject(order: PurchaseOrder) -> str:

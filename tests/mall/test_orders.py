@@ -835,3 +835,54 @@ async def test_chinese_mobile_and_landline_numbers_are_accepted(client, parties,
     assert order["contact_phone"] == phone
 
 
+
+
+# ---------------------------------------------------------------- an open change request
+
+
+async def through(client, p: Parties, oid: str, until: str) -> None:
+    """Take a placed order along the happy path (accepted at once) up to and including
+    ``until``."""
+    sides = {"buyer": p.buyer, "seller": p.seller}
+    for action, who, body in HAPPY_PATH[:4] + HAPPY_PATH[6:]:
+        moved = await act(client, sides[who], oid, action, body)
+        assert moved.status_code == 200, (action, moved.text)
+        if action == until:
+            return
+
+
+async def test_an_open_change_request_holds_cancel_pay_and_complete(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    oid = (await place(client, parties))["id"]
+    cid = (await change(client, parties, oid)).json()["id"]
+    for headers in (parties.buyer, parties.seller):
+        held = await act(client, headers, oid, "cancel", {"reason": "不要了"})
+        assert held.status_code == 409, held.text
+        assert held.json()["code"] == "order.change_request_open"
+        assert held.json()["change_request_id"] == cid
+    rejected = await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
+    assert rejected.status_code == 200
+    still = (await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.buyer))
+    assert still.json()["status"] == "rejected"
+
+    await through(client, parties, oid, "receive-invoice")
+    cid = (await change(client, parties, oid, type="return", reason="wrong_item")).json()["id"]
+    held = await act(client, parties.buyer, oid, "pay", {"payment_reference": "GK-2"})
+    assert held.status_code == 409 and held.json()["change_request_id"] == cid
+    # An order paid while a request was open (before this rule) cannot be completed either.
+    async with session_maker() as session, session.begin():
+        (await session.get(PurchaseOrder, uuid.UUID(oid))).status = "paid"
+    held = await act(client, parties.seller, oid, "complete")
+    assert held.status_code == 409 and held.json()["code"] == "order.change_request_open"
+    asked = await client.post(
+        f"{QUEUE}/{cid}/request-info", json={"message": "请说明"}, headers=operator
+    )
+    assert asked.status_code == 200
+    held = await act(client, parties.seller, oid, "complete")
+    assert held.status_code == 409 and held.json()["change_request_id"] == cid
+    assert (
+        await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
+    ).status_code == 200
+    assert (await act(client, parties.seller, oid, "complete")).status_code == 200
