@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select, text
+from sqlalchemy import String, and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
@@ -714,6 +714,18 @@ def _counterpart(order: PurchaseOrder, kind: OrgKind) -> uuid.UUID:
     return order.supplier_org_id if kind is OrgKind.PURCHASER else order.purchaser_org_id
 
 
+def _same_as_total(order: PurchaseOrder, name: str, amount: Decimal | None) -> None:
+    """An invoice or a payment is for the order's amount as it stands (after any
+    approved return or termination); left out, it is that amount."""
+    if amount is not None and amount != order.total_amount:
+        raise InvalidError(
+            f"The order's amount is CNY {order.total_amount}; {name} is {amount}.",
+            code="order.amount_mismatch",
+            title="金额与订单金额不符",
+            errors=[_field(name, f"must equal the order's amount, {order.total_amount}")],
+        )
+
+
 def _paperwork(
     order: PurchaseOrder, action: str, data: TransitionInput, now: dt.datetime
 ) -> dict[str, Any]:
@@ -737,8 +749,9 @@ def _paperwork(
                 title="请填写发票号码",
                 errors=[_field("invoice_number", "required")],
             )
+        _same_as_total(order, "invoice_amount", data.invoice_amount)
         order.invoice_number = data.invoice_number
-        order.invoice_amount = data.invoice_amount or order.total_amount
+        order.invoice_amount = order.total_amount
         order.invoice_issued_on = data.invoice_issued_on or now.date()
         return {
             "invoice_number": order.invoice_number,
@@ -746,8 +759,9 @@ def _paperwork(
             "invoice_issued_on": order.invoice_issued_on,
         }
     elif action == "pay":
+        _same_as_total(order, "paid_amount", data.paid_amount)
         order.payment_reference = data.payment_reference
-        order.paid_amount = data.paid_amount or order.invoice_amount or order.total_amount
+        order.paid_amount = order.total_amount
         return {"payment_reference": order.payment_reference, "paid_amount": order.paid_amount}
     return {}
 
@@ -801,14 +815,42 @@ async def _effects(
             calendar,
             sla_settings,
             subject_type=SUBJECT,
-            subject_id=order.id,
+            subject_id=await _next_payment_subject(session, order.id),
             kind="payment",
             responsible_org_id=order.purchaser_org_id,
             started_at=now,
         )
     elif action == "pay":
-        await sla.meet(session, subject_type=SUBJECT, subject_id=order.id, kind="payment", at=now)
+        await meet_open_clock(session, order.id, "payment", now)
     return {}
+
+
+async def _next_payment_subject(session: AsyncSession, order_id: uuid.UUID) -> str:
+    """The payment clock of the next invoice received: the order's own id for the
+    first, ``<order id>:<n>`` for the n-th (an approved change voids an invoice)."""
+    started = await session.scalar(
+        select(func.count())
+        .select_from(SlaClock)
+        .where(_clock_subjects(order_id), SlaClock.kind == "payment")
+    )
+    return str(order_id) if not started else f"{order_id}:{started + 1}"
+
+
+async def meet_open_clock(
+    session: AsyncSession, order_id: uuid.UUID, kind: str, at: dt.datetime
+) -> None:
+    """Meet the order's running clock of this kind, if there is one."""
+    clock = (
+        await session.scalars(
+            select(SlaClock).where(
+                _clock_subjects(order_id), SlaClock.kind == kind, SlaClock.met_at.is_(None)
+            )
+        )
+    ).first()
+    if clock is not None:
+        await sla.meet(
+            session, subject_type=clock.subject_type, subject_id=clock.subject_id, kind=kind, at=at
+        )
 
 
 async def transition(
@@ -883,7 +925,9 @@ async def transition(
     return order
 
 
-async def _refuse_while_change_open(session: AsyncSession, order: PurchaseOrder, action: str) -> None:
+async def _refuse_while_change_open(
+    session: AsyncSession, order: PurchaseOrder, action: str
+) -> None:
     """An open return or termination request is verified before the order may end.
 
     The order row is locked, and submitting a request locks it too, so no

@@ -784,6 +784,8 @@ async def test_openapi_lists_the_order_paths(client) -> None:
         "/api/v1/stats/orders",
     ):
         assert path in paths, path
+
+
 # ---------------------------------------------------------------- contact details
 
 
@@ -835,8 +837,6 @@ async def test_chinese_mobile_and_landline_numbers_are_accepted(client, parties,
     assert order["contact_phone"] == phone
 
 
-
-
 # ---------------------------------------------------------------- an open change request
 
 
@@ -864,7 +864,7 @@ async def test_an_open_change_request_holds_cancel_pay_and_complete(
         assert held.json()["change_request_id"] == cid
     rejected = await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
     assert rejected.status_code == 200
-    still = (await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.buyer))
+    still = await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.buyer)
     assert still.json()["status"] == "rejected"
 
     await through(client, parties, oid, "receive-invoice")
@@ -886,3 +886,89 @@ async def test_an_open_change_request_holds_cancel_pay_and_complete(
         await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
     ).status_code == 200
     assert (await act(client, parties.seller, oid, "complete")).status_code == 200
+
+
+# ---------------------------------------------------------------- invoices after a change
+
+
+@pytest.mark.parametrize("invoiced_to", ["invoice", "receive-invoice"])
+async def test_a_return_after_invoicing_voids_the_invoice_and_payment_follows_the_total(
+    client, parties, session_maker, signed_in, invoiced_to
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    order = await place(client, parties, quantity=4)
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    await through(client, parties, oid, invoiced_to)
+    cid = (
+        await change(
+            client,
+            parties,
+            oid,
+            type="return",
+            reason="quality_issue",
+            explanation="三包纸受潮",
+            scope="lines",
+            lines=[{"line_id": line_id, "quantity": 3}],
+        )
+    ).json()["id"]
+    approved = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["outcome"]["order_status"] == "accepted"
+
+    # The invoice was for 100.00; the contract is now 25.00: the supplier issues a new one.
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.seller)).json()
+    assert detail["status"] == "accepted" and detail["total_amount"] == "25.00"
+    assert detail["invoice_number"] is None and detail["invoice_amount"] is None
+    assert detail["invoice_issued_on"] is None
+    assert detail["allowed_actions"] == ["invoice"]
+    voided = [e for e in detail["timeline"] if e["action"] == "order.invoice_voided"]
+    assert len(voided) == 1
+    assert voided[0]["summary"]["before"]["invoice_amount"] == "100.00"
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    assert "order.invoice_voided" in [n["kind"] for n in notes]
+    assert all(c["met_at"] for c in detail["clocks"])
+
+    # An invoice or a payment for another amount than the order's is refused.
+    wrong = await act(
+        client,
+        parties.seller,
+        oid,
+        "invoice",
+        {"invoice_number": "15002600000012345679", "invoice_amount": "100.00"},
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "invoice_amount"
+    invoiced = await act(client, parties.seller, oid, "invoice", {"invoice_number": "No.2"})
+    assert invoiced.status_code == 200 and invoiced.json()["invoice_amount"] == "25.00"
+    assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
+    for amount in ("100.00", "24.99"):
+        wrong = await act(client, parties.buyer, oid, "pay", {"paid_amount": amount})
+        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "paid_amount"
+    paid = await act(client, parties.buyer, oid, "pay", {"payment_reference": "GK-1"})
+    assert paid.status_code == 200 and paid.json()["paid_amount"] == "25.00"
+    done = await act(client, parties.seller, oid, "complete")
+    assert done.status_code == 200
+    final = done.json()
+    assert (final["total_amount"], final["invoice_amount"], final["paid_amount"]) == (
+        "25.00",
+        "25.00",
+        "25.00",
+    )
+    payment_clocks = [c for c in final["clocks"] if c["kind"] == "payment"]
+    assert len(payment_clocks) == (2 if invoiced_to == "receive-invoice" else 1)
+    assert all(c["met_at"] for c in payment_clocks)
+
+
+async def test_the_invoice_and_the_payment_must_match_the_order(client, parties) -> None:
+    oid = (await place(client, parties, quantity=2))["id"]
+    await through(client, parties, oid, "accept")
+    wrong = await act(
+        client, parties.seller, oid, "invoice", {"invoice_number": "No.1", "invoice_amount": "49"}
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "invoice_amount"
+    exact = await act(
+        client, parties.seller, oid, "invoice", {"invoice_number": "No.1", "invoice_amount": "50"}
+    )
+    assert exact.status_code == 200 and exact.json()["invoice_amount"] == "50.00"
+    assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
+    paid = await act(client, parties.buyer, oid, "pay", {"paid_amount": "50.00"})
+    assert paid.status_code == 200 and paid.json()["paid_amount"] == "50.00"
