@@ -468,7 +468,7 @@ async def approve(
         )
     now = _now()
     lines = {line.id: line for line in await orders.lines_of(session, order.id)}
-    taken: list[tuple[uuid.UUID, uuid.UUID, int]] = []
+    taken: list[tuple[OrderLine, int]] = []
     for change in request.lines:
         line = lines[uuid.UUID(change["line_id"])]
         quantity = min(int(change["quantity"]), orders.remaining(line))
@@ -479,7 +479,7 @@ async def approve(
         else:
             line.cancelled_quantity += quantity
         line.amount = (line.unit_price * orders.remaining(line)).quantize(Decimal("0.01"))
-        taken.append((line.listing_id, line.revision_id, quantity))
+        taken.append((line, quantity))
     restored = await orders.restore_stock(session, taken)
     before_total, before_status = order.total_amount, order.status
     order.total_amount = sum((x.amount for x in lines.values()), start=Decimal("0.00"))

@@ -180,11 +180,23 @@ _RESERVE_SQL = text(
     """
 )
 # A newer revision waiting for approval carries the stock its supplier declared
-# when editing; units sold meanwhile are taken off it too, so its approval does
-# not put them back on sale.
+# when editing; units sold meanwhile are taken off it too (as many as it has),
+# so its approval does not put them back on sale. Each line records how many
+# were taken, to give back exactly those.
 _RESERVE_PENDING_SQL = text(
-    "UPDATE listing_revision SET stock = greatest(stock - :q, 0)"
-    " WHERE id = :id AND status IN ('draft', 'submitted', 'manual_review')"
+    """
+    WITH had AS (
+        SELECT r.id, least(r.stock, v.q) AS taken
+        FROM listing_revision r
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:qs AS int[])) AS v(id, q) ON v.id = r.id
+        WHERE r.status IN ('draft', 'submitted', 'manual_review')
+        ORDER BY r.id
+        FOR UPDATE OF r
+    )
+    UPDATE listing_revision r SET stock = r.stock - had.taken
+    FROM had WHERE r.id = had.id AND had.taken > 0
+    RETURNING r.id, had.taken
+    """
 )
 # The order, its lines, its two clocks, the key's order id and the supplier's
 # notice, in one round trip.
@@ -203,17 +215,19 @@ _CREATE_SQL = text(
     ), lines AS (
         INSERT INTO order_line (
             id, order_id, line_no, listing_id, revision_id, category_code, title, unit,
-            unit_price, quantity, cancelled_quantity, returned_quantity, amount,
-            created_at, updated_at)
+            unit_price, quantity, pending_revision_id, pending_taken, cancelled_quantity,
+            returned_quantity, amount, created_at, updated_at)
         SELECT x.id, o.id, x.line_no, x.listing_id, x.revision_id, x.category_code, x.title,
-               x.unit, x.unit_price, x.quantity, 0, 0, x.amount, :now, :now
+               x.unit, x.unit_price, x.quantity, x.pending_revision_id, x.pending_taken, 0, 0,
+               x.amount, :now, :now
         FROM o, unnest(CAST(:line_ids AS uuid[]), CAST(:line_nos AS int[]),
                        CAST(:listing_ids AS uuid[]), CAST(:revision_ids AS uuid[]),
                        CAST(:category_codes AS text[]), CAST(:titles AS text[]),
                        CAST(:units AS text[]), CAST(:unit_prices AS numeric[]),
-                       CAST(:quantities AS int[]), CAST(:amounts AS numeric[]))
+                       CAST(:quantities AS int[]), CAST(:pending_revision_ids AS uuid[]),
+                       CAST(:pending_taken AS int[]), CAST(:amounts AS numeric[]))
              AS x(id, line_no, listing_id, revision_id, category_code, title, unit, unit_price,
-                  quantity, amount)
+                  quantity, pending_revision_id, pending_taken, amount)
         RETURNING 1
     ), clocks AS (
         INSERT INTO sla_clock (
@@ -329,8 +343,11 @@ async def _reserve(
     rows: dict[uuid.UUID, Any],
     wanted: dict[uuid.UUID, int],
     index_of: dict[uuid.UUID, int],
-) -> None:
-    """Reserve every line or none; the locked rows say which lines are short."""
+) -> dict[uuid.UUID, tuple[uuid.UUID, int]]:
+    """Reserve every line or none; the locked rows say which lines are short.
+
+    Returns, per listing, the revision awaiting approval that units were also
+    taken off, and how many."""
     order = sorted(wanted)
     short = [lid for lid in order if rows[lid].stock < wanted[lid]]
     if not short:
@@ -359,15 +376,19 @@ async def _reserve(
                 for lid in short
             ],
         )
-    for lid in order:
-        row = rows[lid]
-        if (
-            row.current_revision_id != row.live_revision_id
-            and row.current_status in RESERVABLE_STATUSES
-        ):
-            await session.execute(
-                _RESERVE_PENDING_SQL, {"id": row.current_revision_id, "q": wanted[lid]}
-            )
+    pending = {
+        rows[lid].current_revision_id: lid
+        for lid in order
+        if rows[lid].current_revision_id != rows[lid].live_revision_id
+        and rows[lid].current_status in RESERVABLE_STATUSES
+    }
+    if not pending:
+        return {}
+    taken = await session.execute(
+        _RESERVE_PENDING_SQL,
+        {"ids": list(pending), "qs": [wanted[lid] for lid in pending.values()]},
+    )
+    return {pending[row.id]: (row.id, row.taken) for row in taken}
 
 
 async def place(
@@ -399,7 +420,7 @@ async def place(
     rows = {row.id: row for row in await session.execute(_LISTINGS_SQL, {"ids": list(wanted)})}
     index_of = {line.listing_id: i for i, line in enumerate(data.lines)}
     supplier_id, total = _check_listings(rows, wanted, index_of)
-    await _reserve(session, rows, wanted, index_of)
+    from_pending = await _reserve(session, rows, wanted, index_of)
 
     # Built in memory for the answer; written below in one statement.
     order = PurchaseOrder(
@@ -441,6 +462,8 @@ async def place(
                 unit=row.unit,
                 unit_price=row.price,
                 quantity=line.quantity,
+                pending_revision_id=from_pending.get(line.listing_id, (None, 0))[0],
+                pending_taken=from_pending.get(line.listing_id, (None, 0))[1],
                 cancelled_quantity=0,
                 returned_quantity=0,
                 amount=(row.price * line.quantity).quantize(Decimal("0.01")),
@@ -475,6 +498,8 @@ async def place(
                 "units": [x.unit for x in lines],
                 "unit_prices": [x.unit_price for x in lines],
                 "quantities": [x.quantity for x in lines],
+                "pending_revision_ids": [x.pending_revision_id for x in lines],
+                "pending_taken": [x.pending_taken for x in lines],
                 "amounts": [x.amount for x in lines],
                 "clock_ids": [_uuid7() for _ in clock_kinds],
                 "clock_kinds": list(clock_kinds),
@@ -780,13 +805,11 @@ async def _effects(
             await sla.meet(session, subject_type=SUBJECT, subject_id=order.id, kind=kind, at=now)
     elif action == "cancel":
         await close_open_clocks(session, order.id, now)
-        lines = await lines_of(session, order.id)
-        restored = await restore_stock(
-            session, [(x.listing_id, x.revision_id, remaining(x)) for x in lines]
-        )
-        for line in lines:
-            line.cancelled_quantity += remaining(line)
+        changes = [(line, remaining(line)) for line in await lines_of(session, order.id)]
+        for line, quantity in changes:
+            line.cancelled_quantity += quantity
             line.amount = Decimal("0.00")
+        restored = await restore_stock(session, changes)
         order.total_amount = Decimal("0.00")
         return {"stock_restored": restored}
     elif action == "request-acceptance":
@@ -980,36 +1003,31 @@ async def close_open_clocks(session: AsyncSession, order_id: uuid.UUID, at: dt.d
         )
 
 
-_RESTORE_SQL = text(
-    """
-    WITH target AS (
-        SELECT l.id AS listing_id, coalesce(l.live_revision_id, CAST(:revision_id AS uuid)) AS live,
-               CASE WHEN cur.status IN ('draft', 'submitted', 'manual_review')
-                    AND cur.id <> coalesce(l.live_revision_id, CAST(:revision_id AS uuid))
-                    THEN cur.id END AS pending
-        FROM listing l LEFT JOIN listing_revision cur ON cur.id = l.current_revision_id
-        WHERE l.id = :listing_id
-    )
-    UPDATE listing_revision r SET stock = r.stock + :q
-    FROM target t WHERE r.id = t.live OR r.id = t.pending
-    """
-)
+_RESTORE_SQL = text("UPDATE listing_revision SET stock = stock + :q WHERE id = :id")
 
 
 async def restore_stock(
-    session: AsyncSession, items: list[tuple[uuid.UUID, uuid.UUID, int]]
+    session: AsyncSession, changes: Sequence[tuple[OrderLine, int]]
 ) -> dict[str, int]:
-    """Put (listing, ordered revision, quantity) back on sale, in listing order.
+    """Give back the stock of (line, quantity) pairs, once the quantities have
+    left the lines; returns the units given back per listing.
 
-    Units go back to the live revision (the ordered one when there is none
-    any more), and to a newer revision awaiting approval, which was reduced
-    when they were sold."""
+    Each revision gets back what it gave: the ordered revision the quantity,
+    and a revision that was awaiting approval at the order the part of its
+    taken units the line no longer needs (it keeps at most what remains on
+    the line taken). A revision made after the order gave nothing and gets
+    nothing. Updates run in listing order, the ordered revision first."""
     restored: dict[str, int] = {}
-    for listing_id, revision_id, quantity in sorted(items):
+    steps: list[tuple[uuid.UUID, int, uuid.UUID, int]] = []
+    for line, quantity in changes:
         if quantity <= 0:
             continue
-        await session.execute(
-            _RESTORE_SQL, {"listing_id": listing_id, "revision_id": revision_id, "q": quantity}
-        )
-        restored[str(listing_id)] = restored.get(str(listing_id), 0) + quantity
+        back_to_pending = line.pending_taken - min(line.pending_taken, remaining(line))
+        steps.append((line.listing_id, 0, line.revision_id, quantity))
+        if back_to_pending > 0 and line.pending_revision_id is not None:
+            line.pending_taken -= back_to_pending
+            steps.append((line.listing_id, 1, line.pending_revision_id, back_to_pending))
+        restored[str(line.listing_id)] = restored.get(str(line.listing_id), 0) + quantity
+    for _, _, revision_id, quantity in sorted(steps):
+        await session.execute(_RESTORE_SQL, {"id": revision_id, "q": quantity})
     return restored

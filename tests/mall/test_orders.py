@@ -972,3 +972,89 @@ async def test_the_invoice_and_the_payment_must_match_the_order(client, parties)
     assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
     paid = await act(client, parties.buyer, oid, "pay", {"paid_amount": "50.00"})
     assert paid.status_code == 200 and paid.json()["paid_amount"] == "50.00"
+
+
+# ---------------------------------------------------------------- a revision awaiting approval
+
+
+async def pending_revision(session_maker, listing_id: str, stock: int) -> uuid.UUID:
+    """The supplier's edit of the listing, submitted for review, declaring ``stock``."""
+    async with session_maker() as session, session.begin():
+        listing = await session.get(Listing, uuid.UUID(listing_id))
+        live = await session.get(ListingRevision, listing.live_revision_id)
+        revision = ListingRevision(
+            listing_id=listing.id,
+            supplier_id=live.supplier_id,
+            number=live.number + 1,
+            status="submitted",
+            category_code=live.category_code,
+            brand=live.brand,
+            brand_norm=live.brand_norm,
+            model=live.model,
+            model_norm=live.model_norm,
+            title=live.title,
+            attributes=live.attributes,
+            price=live.price,
+            unit=live.unit,
+            stock=stock,
+        )
+        session.add(revision)
+        await session.flush()
+        listing.current_revision_id = revision.id
+        return revision.id
+
+
+async def revision_stock(session_maker, revision_id: uuid.UUID) -> int:
+    async with session_maker() as session:
+        return (await session.get(ListingRevision, revision_id)).stock
+
+
+async def test_cancelling_gives_a_pending_revision_back_only_what_it_gave(
+    client, parties, session_maker
+) -> None:
+    pending = await pending_revision(session_maker, parties.listing_id, stock=2)
+    oid = (await place(client, parties, quantity=5))["id"]
+    assert await stock_of(session_maker, parties.listing_id) == 95
+    assert await revision_stock(session_maker, pending) == 0
+    assert (
+        await act(client, parties.buyer, oid, "cancel", {"reason": "预算调整"})
+    ).status_code == (200)
+    assert await stock_of(session_maker, parties.listing_id) == 100
+    assert await revision_stock(session_maker, pending) == 2
+
+    # A revision made after the order gave nothing to it and gets nothing back.
+    listing_id = await on_sale(session_maker, parties.supplier.user.org_id)
+    oid = (
+        await client.post(ORDERS, json=order_body((listing_id, 5)), headers=parties.buyer | key())
+    ).json()["id"]
+    later = await pending_revision(session_maker, listing_id, stock=95)
+    assert (await act(client, parties.seller, oid, "cancel", {"reason": "缺货"})).status_code == 200
+    assert await stock_of(session_maker, listing_id) == 100
+    assert await revision_stock(session_maker, later) == 95
+
+
+async def test_returns_give_a_pending_revision_back_only_what_it_gave(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    pending = await pending_revision(session_maker, parties.listing_id, stock=2)
+    order = await place(client, parties, quantity=5)
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    assert await revision_stock(session_maker, pending) == 0
+    # 3 of the 5 come back: 2 are still sold, and the supplier declared 2, so none is free.
+    cid = (
+        await change(
+            client, parties, oid, scope="lines", lines=[{"line_id": line_id, "quantity": 3}]
+        )
+    ).json()["id"]
+    assert (await client.post(f"{QUEUE}/{cid}/approve", headers=operator)).status_code == 200
+    assert await stock_of(session_maker, parties.listing_id) == 98
+    assert await revision_stock(session_maker, pending) == 0
+    # The other 2: the revision is back at what its supplier declared.
+    cid = (await change(client, parties, oid)).json()["id"]
+    approved = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert approved.status_code == 200 and approved.json()["outcome"]["order_status"] == (
+        "terminated"
+    )
+    assert await stock_of(session_maker, parties.listing_id) == 100
+    assert await revision_stock(session_maker, pending) == 2
