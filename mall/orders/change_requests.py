@@ -5,7 +5,8 @@ quantities, a reason and an explanation; an operator verifies within 1
 working day (the clock stops while the unit is asked for more). Approval
 takes the quantities out of the order, puts them back in stock and
 recomputes the amounts, once: the request row is locked and its status
-checked, so a retried approval changes nothing.
+checked, so a retried approval changes nothing. Approved after the invoice,
+a change voids it: the order goes back to ``accepted`` for a corrected one.
 """
 
 from __future__ import annotations
