@@ -5,7 +5,8 @@ quantities, a reason and an explanation; an operator verifies within 1
 working day (the clock stops while the unit is asked for more). Approval
 takes the quantities out of the order, puts them back in stock and
 recomputes the amounts, once: the request row is locked and its status
-checked, so a retried approval changes nothing.
+checked, so a retried approval changes nothing. Approved after the invoice,
+a change voids it: the order goes back to ``accepted`` for a corrected one.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from mall.sla.models import SlaClock
 
 SUBJECT = orders.CHANGE_SUBJECT
 CLOCK = "change_request_verification"
-OPEN_STATUSES = ("submitted", "info_requested")
+OPEN_STATUSES = orders.OPEN_CHANGE_STATUSES
 TYPE_NAMES_ZH = {"return": "合同订单退回", "termination": "项目终止"}
 # A change request can be made while the contract is being performed.
 CHANGEABLE_STATUSES = (
@@ -468,7 +469,7 @@ async def approve(
         )
     now = _now()
     lines = {line.id: line for line in await orders.lines_of(session, order.id)}
-    taken: list[tuple[uuid.UUID, uuid.UUID, int]] = []
+    taken: list[tuple[OrderLine, int]] = []
     for change in request.lines:
         line = lines[uuid.UUID(change["line_id"])]
         quantity = min(int(change["quantity"]), orders.remaining(line))
@@ -479,15 +480,20 @@ async def approve(
         else:
             line.cancelled_quantity += quantity
         line.amount = (line.unit_price * orders.remaining(line)).quantize(Decimal("0.01"))
-        taken.append((line.listing_id, line.revision_id, quantity))
+        taken.append((line, quantity))
     restored = await orders.restore_stock(session, taken)
     before_total, before_status = order.total_amount, order.status
     order.total_amount = sum((x.amount for x in lines.values()), start=Decimal("0.00"))
+    voided = _void_invoice(order, now)
     if all(orders.remaining(x) == 0 for x in lines.values()):
         order.status = "returned" if request.type == "return" else "terminated"
         order.status_changed_at = now
         order.status_reason = request.reason
         await orders.close_open_clocks(session, order.id, now)
+    elif voided:
+        # The payment owed on the voided invoice is owed no more; the next
+        # invoice received starts a clock of its own.
+        await orders.meet_open_clock(session, order.id, "payment", now)
     request.status = "approved"
     request.decided_at = now
     request.decided_by = principal.user_id
@@ -496,6 +502,7 @@ async def approve(
         "total_after": str(order.total_amount),
         "order_status": order.status,
         "stock_restored": restored,
+        "invoice_voided": bool(voided),
     }
     await sla.meet(session, subject_type=SUBJECT, subject_id=request.id, kind=CLOCK, at=now)
     name = TYPE_NAMES_ZH[request.type]
@@ -510,34 +517,99 @@ async def approve(
             body_en=f"Order amount CNY {before_total} -> {order.total_amount}",
             subject=(SUBJECT, request.id),
         )
+    if voided:
+        await _notify_invoice_voided(session, order, voided)
     actor = audit.Actor.of(principal)
-    await audit.record_many(
-        session,
-        [
+    events = [
+        audit.Event(
+            actor,
+            "order_change_request.approved",
+            SUBJECT,
+            request.id,
+            before={"status": "submitted"},
+            after={"status": "approved", **request.outcome},
+        ),
+        audit.Event(
+            actor,
+            f"order.{request.type}_applied",
+            orders.SUBJECT,
+            order.id,
+            before={"status": before_status, "total_amount": before_total},
+            after={
+                "status": order.status,
+                "total_amount": order.total_amount,
+                "change_request_id": request.id,
+                "lines": request.lines,
+            },
+        ),
+    ]
+    if voided:
+        events.append(
             audit.Event(
                 actor,
-                "order_change_request.approved",
-                SUBJECT,
-                request.id,
-                before={"status": "submitted"},
-                after={"status": "approved", **request.outcome},
-            ),
-            audit.Event(
-                actor,
-                f"order.{request.type}_applied",
+                "order.invoice_voided",
                 orders.SUBJECT,
                 order.id,
-                before={"status": before_status, "total_amount": before_total},
+                before={"status": before_status, **voided},
                 after={
                     "status": order.status,
                     "total_amount": order.total_amount,
                     "change_request_id": request.id,
-                    "lines": request.lines,
                 },
-            ),
-        ],
-    )
+                note="变更后发票金额与订单金额不符，原发票作废",
+            )
+        )
+    await audit.record_many(session, events)
     return request
+
+
+def _void_invoice(order: PurchaseOrder, now: dt.datetime) -> dict[str, Any]:
+    """An approved change after invoicing leaves the invoice for an amount the
+    contract no longer has: it is void, and an order still in progress goes back
+    to ``accepted`` for the supplier to invoice what remains. Returns the voided
+    invoice (empty when there was none)."""
+    if order.status not in ("invoiced", "invoice_received"):
+        return {}
+    voided = {
+        "invoice_number": order.invoice_number,
+        "invoice_amount": order.invoice_amount,
+        "invoice_issued_on": order.invoice_issued_on,
+    }
+    order.invoice_number = order.invoice_amount = order.invoice_issued_on = None
+    order.status = "accepted"
+    order.status_changed_at = now
+    return voided
+
+
+async def _notify_invoice_voided(
+    session: AsyncSession, order: PurchaseOrder, voided: dict[str, Any]
+) -> None:
+    number, amount = voided["invoice_number"], voided["invoice_amount"]
+    body_zh = f"发票 {number}（{amount} 元）作废；订单金额现为 {order.total_amount} 元"
+    body_en = (
+        f"Invoice {number} (CNY {amount}) is void; the order's amount is CNY {order.total_amount}"
+    )
+    if order.status == "accepted":
+        to_supplier = ("发票已作废，请按变更后的订单金额重新开具", "Invoice void: issue a new one")
+    else:
+        to_supplier = ("发票已作废，订单已无剩余商品", "Invoice void: nothing is left on the order")
+    for org_id, (title_zh, title_en) in (
+        (order.supplier_org_id, to_supplier),
+        (
+            order.purchaser_org_id,
+            ("订单变更，原发票已作废", "The order changed; its invoice is void"),
+        ),
+    ):
+        await notify(
+            session,
+            org_id=org_id,
+            kind="order.invoice_voided",
+            title_zh=title_zh,
+            title_en=title_en,
+            body_zh=body_zh,
+            body_en=body_en,
+            subject=(orders.SUBJECT, order.id),
+        )
 
 
 async def reject(

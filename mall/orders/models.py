@@ -120,6 +120,9 @@ class OrderLine(UUIDv7AuditBase):
             " AND cancelled_quantity + returned_quantity <= quantity",
             name="changed_within_quantity",
         ),
+        CheckConstraint(
+            "pending_taken >= 0 AND pending_taken <= quantity", name="pending_taken_within_quantity"
+        ),
         Index("ix_order_line_listing", "listing_id"),
     )
 
@@ -134,6 +137,13 @@ class OrderLine(UUIDv7AuditBase):
     unit: Mapped[str] = mapped_column(String(8))
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     quantity: Mapped[int] = mapped_column(Integer)
+    # A newer revision of the listing awaiting approval when the order was
+    # placed, and the units taken off its stock for this line and not yet given
+    # back (never more than it had, nor than remain on the line).
+    pending_revision_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("listing_revision.id"), default=None
+    )
+    pending_taken: Mapped[int] = mapped_column(Integer, default=0)
     # Taken out of the order by an approved termination or return.
     cancelled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     returned_quantity: Mapped[int] = mapped_column(Integer, default=0)

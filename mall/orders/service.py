@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select, text
+from sqlalchemy import String, and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
@@ -48,6 +49,13 @@ SUBJECT = "order"
 CHANGE_SUBJECT = "order_change_request"
 MAX_TOTAL = Decimal("999999999999.99")
 RESERVABLE_STATUSES = ("draft", "submitted", "manual_review")
+# A Chinese mobile number (11 digits from 13x to 19x, optionally grouped 3-4-4)
+# or a landline with its area code (010, 0472 …) and 7 or 8 digits, then maybe
+# an extension; either may start with +86 (a landline then drops its leading 0).
+CONTACT_PHONE = re.compile(
+    r"(?:\+86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+    r"|(?:\+86[ -]?0?|0)[1-9]\d{1,2}[ -]?[2-9]\d{6,7}(?:(?:-|转|#|ext\.?\s?)\d{1,6})?"
+)
 
 
 def _now() -> dt.datetime:
@@ -114,8 +122,24 @@ def _validate(data: OrderRequest, today: dt.date) -> None:
         if line.listing_id in seen:
             errors.append(_field(f"lines[{index}].listing_id", "listed twice; order the sum once"))
         seen.add(line.listing_id)
-    if not data.budget_code.strip():
-        errors.append(_field("budget_code", "the unit's budget project code is required"))
+    for name, what in (
+        ("delivery_address", "the delivery address"),
+        ("contact_name", "the contact's name"),
+        ("budget_code", "the unit's budget project code"),
+    ):
+        if not getattr(data, name).strip():
+            errors.append(_field(name, f"{what} is required"))
+    phone = data.contact_phone.strip()
+    if not phone:
+        errors.append(_field("contact_phone", "the contact's telephone number is required"))
+    elif not CONTACT_PHONE.fullmatch(phone):
+        errors.append(
+            _field(
+                "contact_phone",
+                "a mobile number (13812345678) or a landline with its area code"
+                " (0472-5123456, extension after -), optionally starting with +86",
+            )
+        )
     if data.requested_delivery_date is not None and data.requested_delivery_date < today:
         errors.append(_field("requested_delivery_date", "must not be in the past"))
     if errors:
@@ -156,11 +180,23 @@ _RESERVE_SQL = text(
     """
 )
 # A newer revision waiting for approval carries the stock its supplier declared
-# when editing; units sold meanwhile are taken off it too, so its approval does
-# not put them back on sale.
+# when editing; units sold meanwhile are taken off it too (as many as it has),
+# so its approval does not put them back on sale. Each line records how many
+# were taken, to give back exactly those.
 _RESERVE_PENDING_SQL = text(
-    "UPDATE listing_revision SET stock = greatest(stock - :q, 0)"
-    " WHERE id = :id AND status IN ('draft', 'submitted', 'manual_review')"
+    """
+    WITH had AS (
+        SELECT r.id, least(r.stock, v.q) AS taken
+        FROM listing_revision r
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:qs AS int[])) AS v(id, q) ON v.id = r.id
+        WHERE r.status IN ('draft', 'submitted', 'manual_review')
+        ORDER BY r.id
+        FOR UPDATE OF r
+    )
+    UPDATE listing_revision r SET stock = r.stock - had.taken
+    FROM had WHERE r.id = had.id AND had.taken > 0
+    RETURNING r.id, had.taken
+    """
 )
 # The order, its lines, its two clocks, the key's order id and the supplier's
 # notice, in one round trip.
@@ -179,17 +215,19 @@ _CREATE_SQL = text(
     ), lines AS (
         INSERT INTO order_line (
             id, order_id, line_no, listing_id, revision_id, category_code, title, unit,
-            unit_price, quantity, cancelled_quantity, returned_quantity, amount,
-            created_at, updated_at)
+            unit_price, quantity, pending_revision_id, pending_taken, cancelled_quantity,
+            returned_quantity, amount, created_at, updated_at)
         SELECT x.id, o.id, x.line_no, x.listing_id, x.revision_id, x.category_code, x.title,
-               x.unit, x.unit_price, x.quantity, 0, 0, x.amount, :now, :now
+               x.unit, x.unit_price, x.quantity, x.pending_revision_id, x.pending_taken, 0, 0,
+               x.amount, :now, :now
         FROM o, unnest(CAST(:line_ids AS uuid[]), CAST(:line_nos AS int[]),
                        CAST(:listing_ids AS uuid[]), CAST(:revision_ids AS uuid[]),
                        CAST(:category_codes AS text[]), CAST(:titles AS text[]),
                        CAST(:units AS text[]), CAST(:unit_prices AS numeric[]),
-                       CAST(:quantities AS int[]), CAST(:amounts AS numeric[]))
+                       CAST(:quantities AS int[]), CAST(:pending_revision_ids AS uuid[]),
+                       CAST(:pending_taken AS int[]), CAST(:amounts AS numeric[]))
              AS x(id, line_no, listing_id, revision_id, category_code, title, unit, unit_price,
-                  quantity, amount)
+                  quantity, pending_revision_id, pending_taken, amount)
         RETURNING 1
     ), clocks AS (
         INSERT INTO sla_clock (
@@ -305,8 +343,11 @@ async def _reserve(
     rows: dict[uuid.UUID, Any],
     wanted: dict[uuid.UUID, int],
     index_of: dict[uuid.UUID, int],
-) -> None:
-    """Reserve every line or none; the locked rows say which lines are short."""
+) -> dict[uuid.UUID, tuple[uuid.UUID, int]]:
+    """Reserve every line or none; the locked rows say which lines are short.
+
+    Returns, per listing, the revision awaiting approval that units were also
+    taken off, and how many."""
     order = sorted(wanted)
     short = [lid for lid in order if rows[lid].stock < wanted[lid]]
     if not short:
@@ -335,15 +376,19 @@ async def _reserve(
                 for lid in short
             ],
         )
-    for lid in order:
-        row = rows[lid]
-        if (
-            row.current_revision_id != row.live_revision_id
-            and row.current_status in RESERVABLE_STATUSES
-        ):
-            await session.execute(
-                _RESERVE_PENDING_SQL, {"id": row.current_revision_id, "q": wanted[lid]}
-            )
+    pending = {
+        rows[lid].current_revision_id: lid
+        for lid in order
+        if rows[lid].current_revision_id != rows[lid].live_revision_id
+        and rows[lid].current_status in RESERVABLE_STATUSES
+    }
+    if not pending:
+        return {}
+    taken = await session.execute(
+        _RESERVE_PENDING_SQL,
+        {"ids": list(pending), "qs": [wanted[lid] for lid in pending.values()]},
+    )
+    return {pending[row.id]: (row.id, row.taken) for row in taken}
 
 
 async def place(
@@ -375,7 +420,7 @@ async def place(
     rows = {row.id: row for row in await session.execute(_LISTINGS_SQL, {"ids": list(wanted)})}
     index_of = {line.listing_id: i for i, line in enumerate(data.lines)}
     supplier_id, total = _check_listings(rows, wanted, index_of)
-    await _reserve(session, rows, wanted, index_of)
+    from_pending = await _reserve(session, rows, wanted, index_of)
 
     # Built in memory for the answer; written below in one statement.
     order = PurchaseOrder(
@@ -417,6 +462,8 @@ async def place(
                 unit=row.unit,
                 unit_price=row.price,
                 quantity=line.quantity,
+                pending_revision_id=from_pending.get(line.listing_id, (None, 0))[0],
+                pending_taken=from_pending.get(line.listing_id, (None, 0))[1],
                 cancelled_quantity=0,
                 returned_quantity=0,
                 amount=(row.price * line.quantity).quantize(Decimal("0.01")),
@@ -451,6 +498,8 @@ async def place(
                 "units": [x.unit for x in lines],
                 "unit_prices": [x.unit_price for x in lines],
                 "quantities": [x.quantity for x in lines],
+                "pending_revision_ids": [x.pending_revision_id for x in lines],
+                "pending_taken": [x.pending_taken for x in lines],
                 "amounts": [x.amount for x in lines],
                 "clock_ids": [_uuid7() for _ in clock_kinds],
                 "clock_kinds": list(clock_kinds),
@@ -665,6 +714,10 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 ACTIONS = tuple(TRANSITIONS)
+OPEN_CHANGE_STATUSES = ("submitted", "info_requested")
+# Actions that end the order or take it past the point where a return or a
+# termination can be made: they wait for an open change request's verification.
+HELD_BY_OPEN_CHANGE = ("cancel", "pay", "complete")
 
 
 def allowed_actions(order: PurchaseOrder, kind: OrgKind) -> list[str]:
@@ -684,6 +737,18 @@ class TransitionInput:
 
 def _counterpart(order: PurchaseOrder, kind: OrgKind) -> uuid.UUID:
     return order.supplier_org_id if kind is OrgKind.PURCHASER else order.purchaser_org_id
+
+
+def _same_as_total(order: PurchaseOrder, name: str, amount: Decimal | None) -> None:
+    """An invoice or a payment is for the order's amount as it stands (after any
+    approved return or termination); left out, it is that amount."""
+    if amount is not None and amount != order.total_amount:
+        raise InvalidError(
+            f"The order's amount is CNY {order.total_amount}; {name} is {amount}.",
+            code="order.amount_mismatch",
+            title="金额与订单金额不符",
+            errors=[_field(name, f"must equal the order's amount, {order.total_amount}")],
+        )
 
 
 def _paperwork(
@@ -709,8 +774,9 @@ def _paperwork(
                 title="请填写发票号码",
                 errors=[_field("invoice_number", "required")],
             )
+        _same_as_total(order, "invoice_amount", data.invoice_amount)
         order.invoice_number = data.invoice_number
-        order.invoice_amount = data.invoice_amount or order.total_amount
+        order.invoice_amount = order.total_amount
         order.invoice_issued_on = data.invoice_issued_on or now.date()
         return {
             "invoice_number": order.invoice_number,
@@ -718,8 +784,9 @@ def _paperwork(
             "invoice_issued_on": order.invoice_issued_on,
         }
     elif action == "pay":
+        _same_as_total(order, "paid_amount", data.paid_amount)
         order.payment_reference = data.payment_reference
-        order.paid_amount = data.paid_amount or order.invoice_amount or order.total_amount
+        order.paid_amount = order.total_amount
         return {"payment_reference": order.payment_reference, "paid_amount": order.paid_amount}
     return {}
 
@@ -738,13 +805,11 @@ async def _effects(
             await sla.meet(session, subject_type=SUBJECT, subject_id=order.id, kind=kind, at=now)
     elif action == "cancel":
         await close_open_clocks(session, order.id, now)
-        lines = await lines_of(session, order.id)
-        restored = await restore_stock(
-            session, [(x.listing_id, x.revision_id, remaining(x)) for x in lines]
-        )
-        for line in lines:
-            line.cancelled_quantity += remaining(line)
+        changes = [(line, remaining(line)) for line in await lines_of(session, order.id)]
+        for line, quantity in changes:
+            line.cancelled_quantity += quantity
             line.amount = Decimal("0.00")
+        restored = await restore_stock(session, changes)
         order.total_amount = Decimal("0.00")
         return {"stock_restored": restored}
     elif action == "request-acceptance":
@@ -773,14 +838,42 @@ async def _effects(
             calendar,
             sla_settings,
             subject_type=SUBJECT,
-            subject_id=order.id,
+            subject_id=await _next_payment_subject(session, order.id),
             kind="payment",
             responsible_org_id=order.purchaser_org_id,
             started_at=now,
         )
     elif action == "pay":
-        await sla.meet(session, subject_type=SUBJECT, subject_id=order.id, kind="payment", at=now)
+        await meet_open_clock(session, order.id, "payment", now)
     return {}
+
+
+async def _next_payment_subject(session: AsyncSession, order_id: uuid.UUID) -> str:
+    """The payment clock of the next invoice received: the order's own id for the
+    first, ``<order id>:<n>`` for the n-th (an approved change voids an invoice)."""
+    started = await session.scalar(
+        select(func.count())
+        .select_from(SlaClock)
+        .where(_clock_subjects(order_id), SlaClock.kind == "payment")
+    )
+    return str(order_id) if not started else f"{order_id}:{started + 1}"
+
+
+async def meet_open_clock(
+    session: AsyncSession, order_id: uuid.UUID, kind: str, at: dt.datetime
+) -> None:
+    """Meet the order's running clock of this kind, if there is one."""
+    clock = (
+        await session.scalars(
+            select(SlaClock).where(
+                _clock_subjects(order_id), SlaClock.kind == kind, SlaClock.met_at.is_(None)
+            )
+        )
+    ).first()
+    if clock is not None:
+        await sla.meet(
+            session, subject_type=clock.subject_type, subject_id=clock.subject_id, kind=kind, at=at
+        )
 
 
 async def transition(
@@ -812,6 +905,8 @@ async def transition(
             action=action,
             allowed=allowed,
         )
+    if action in HELD_BY_OPEN_CHANGE:
+        await _refuse_while_change_open(session, order, action)
     reason = (data.reason or "").strip() or None
     if step.needs_reason and not reason:
         raise InvalidError(
@@ -853,6 +948,34 @@ async def transition(
     return order
 
 
+async def _refuse_while_change_open(
+    session: AsyncSession, order: PurchaseOrder, action: str
+) -> None:
+    """An open return or termination request is verified before the order may end.
+
+    The order row is locked, and submitting a request locks it too, so no
+    request can open between this check and the transition's commit."""
+    open_id = await session.scalar(
+        select(OrderChangeRequest.id)
+        .where(
+            OrderChangeRequest.order_id == order.id,
+            OrderChangeRequest.status.in_(OPEN_CHANGE_STATUSES),
+        )
+        .order_by(OrderChangeRequest.submitted_at)
+        .limit(1)
+    )
+    if open_id is not None:
+        raise ConflictError(
+            f"A change request for this order ({open_id}) is being verified; "
+            f"{action} waits for the operator's decision.",
+            code="order.change_request_open",
+            title="该订单有待审核的退回或终止申请，暂不能进行此操作",
+            change_request_id=str(open_id),
+            action=action,
+            current_status=order.status,
+        )
+
+
 def acceptance_subject(order: PurchaseOrder) -> str:
     """The acceptance clock of the current round (the first is the order's own id)."""
     if order.acceptance_round <= 1:
@@ -880,36 +1003,31 @@ async def close_open_clocks(session: AsyncSession, order_id: uuid.UUID, at: dt.d
         )
 
 
-_RESTORE_SQL = text(
-    """
-    WITH target AS (
-        SELECT l.id AS listing_id, coalesce(l.live_revision_id, CAST(:revision_id AS uuid)) AS live,
-               CASE WHEN cur.status IN ('draft', 'submitted', 'manual_review')
-                    AND cur.id <> coalesce(l.live_revision_id, CAST(:revision_id AS uuid))
-                    THEN cur.id END AS pending
-        FROM listing l LEFT JOIN listing_revision cur ON cur.id = l.current_revision_id
-        WHERE l.id = :listing_id
-    )
-    UPDATE listing_revision r SET stock = r.stock + :q
-    FROM target t WHERE r.id = t.live OR r.id = t.pending
-    """
-)
+_RESTORE_SQL = text("UPDATE listing_revision SET stock = stock + :q WHERE id = :id")
 
 
 async def restore_stock(
-    session: AsyncSession, items: list[tuple[uuid.UUID, uuid.UUID, int]]
+    session: AsyncSession, changes: Sequence[tuple[OrderLine, int]]
 ) -> dict[str, int]:
-    """Put (listing, ordered revision, quantity) back on sale, in listing order.
+    """Give back the stock of (line, quantity) pairs, once the quantities have
+    left the lines; returns the units given back per listing.
 
-    Units go back to the live revision (the ordered one when there is none
-    any more), and to a newer revision awaiting approval, which was reduced
-    when they were sold."""
+    Each revision gets back what it gave: the ordered revision the quantity,
+    and a revision that was awaiting approval at the order the part of its
+    taken units the line no longer needs (it keeps at most what remains on
+    the line taken). A revision made after the order gave nothing and gets
+    nothing. Updates run in listing order, the ordered revision first."""
     restored: dict[str, int] = {}
-    for listing_id, revision_id, quantity in sorted(items):
+    steps: list[tuple[uuid.UUID, int, uuid.UUID, int]] = []
+    for line, quantity in changes:
         if quantity <= 0:
             continue
-        await session.execute(
-            _RESTORE_SQL, {"listing_id": listing_id, "revision_id": revision_id, "q": quantity}
-        )
-        restored[str(listing_id)] = restored.get(str(listing_id), 0) + quantity
+        back_to_pending = line.pending_taken - min(line.pending_taken, remaining(line))
+        steps.append((line.listing_id, 0, line.revision_id, quantity))
+        if back_to_pending > 0 and line.pending_revision_id is not None:
+            line.pending_taken -= back_to_pending
+            steps.append((line.listing_id, 1, line.pending_revision_id, back_to_pending))
+        restored[str(line.listing_id)] = restored.get(str(line.listing_id), 0) + quantity
+    for _, _, revision_id, quantity in sorted(steps):
+        await session.execute(_RESTORE_SQL, {"id": revision_id, "q": quantity})
     return restored

@@ -227,6 +227,10 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(length=8), nullable=False),
         sa.Column("unit_price", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column(
+            "pending_revision_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True
+        ),
+        sa.Column("pending_taken", sa.Integer(), nullable=False),
         sa.Column("cancelled_quantity", sa.Integer(), nullable=False),
         sa.Column("returned_quantity", sa.Integer(), nullable=False),
         sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
@@ -241,9 +245,18 @@ def upgrade() -> None:
             "cancelled_quantity >= 0 AND returned_quantity >= 0 AND cancelled_quantity + returned_quantity <= quantity",
             name=op.f("ck_order_line_changed_within_quantity"),
         ),
+        sa.CheckConstraint(
+            "pending_taken >= 0 AND pending_taken <= quantity",
+            name=op.f("ck_order_line_pending_taken_within_quantity"),
+        ),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_order_line_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["listing_id"], ["listing.id"], name=op.f("fk_order_line_listing_id_listing")
+        ),
+        sa.ForeignKeyConstraint(
+            ["pending_revision_id"],
+            ["listing_revision.id"],
+            name=op.f("fk_order_line_pending_revision_id_listing_revision"),
         ),
         sa.ForeignKeyConstraint(
             ["order_id"],

@@ -784,3 +784,277 @@ async def test_openapi_lists_the_order_paths(client) -> None:
         "/api/v1/stats/orders",
     ):
         assert path in paths, path
+
+
+# ---------------------------------------------------------------- contact details
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("delivery_address", "     "),
+        ("contact_name", " \t  "),
+        ("contact_phone", "      "),
+        ("contact_phone", "abcdefg"),
+        ("contact_phone", "12345"),
+        ("contact_phone", "1381234567"),
+        ("contact_phone", "23812345678"),
+        ("contact_phone", "0472-51234"),
+        ("contact_phone", "+1 212 555 0100"),
+        ("contact_phone", "138-1234-5678-"),
+    ],
+)
+async def test_blank_or_malformed_contact_details_are_refused(
+    client, parties, session_maker, field, value
+) -> None:
+    response = await client.post(
+        ORDERS,
+        json=order_body((parties.listing_id, 1), **{field: value}),
+        headers=parties.buyer | key(),
+    )
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert await stock_of(session_maker, parties.listing_id) == 100
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "13812345678",
+        "138-1234-5678",
+        "+86 138 1234 5678",
+        "+8613812345678",
+        "010-62345678",
+        "0472-5123456",
+        "04725123456",
+        "0472-5123456-8001",
+        "0472-5123456转8001",
+        "+86-10-62345678",
+    ],
+)
+async def test_chinese_mobile_and_landline_numbers_are_accepted(client, parties, phone) -> None:
+    order = await place(client, parties, quantity=1, contact_phone=f" {phone} ")
+    assert order["contact_phone"] == phone
+
+
+# ---------------------------------------------------------------- an open change request
+
+
+async def through(client, p: Parties, oid: str, until: str) -> None:
+    """Take a placed order along the happy path (accepted at once) up to and including
+    ``until``."""
+    sides = {"buyer": p.buyer, "seller": p.seller}
+    for action, who, body in HAPPY_PATH[:4] + HAPPY_PATH[6:]:
+        moved = await act(client, sides[who], oid, action, body)
+        assert moved.status_code == 200, (action, moved.text)
+        if action == until:
+            return
+
+
+async def test_an_open_change_request_holds_cancel_pay_and_complete(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    oid = (await place(client, parties))["id"]
+    cid = (await change(client, parties, oid)).json()["id"]
+    for headers in (parties.buyer, parties.seller):
+        held = await act(client, headers, oid, "cancel", {"reason": "不要了"})
+        assert held.status_code == 409, held.text
+        assert held.json()["code"] == "order.change_request_open"
+        assert held.json()["change_request_id"] == cid
+    rejected = await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
+    assert rejected.status_code == 200
+    still = await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.buyer)
+    assert still.json()["status"] == "rejected"
+
+    await through(client, parties, oid, "receive-invoice")
+    cid = (await change(client, parties, oid, type="return", reason="wrong_item")).json()["id"]
+    held = await act(client, parties.buyer, oid, "pay", {"payment_reference": "GK-2"})
+    assert held.status_code == 409 and held.json()["change_request_id"] == cid
+    # An order paid while a request was open (before this rule) cannot be completed either.
+    async with session_maker() as session, session.begin():
+        (await session.get(PurchaseOrder, uuid.UUID(oid))).status = "paid"
+    held = await act(client, parties.seller, oid, "complete")
+    assert held.status_code == 409 and held.json()["code"] == "order.change_request_open"
+    asked = await client.post(
+        f"{QUEUE}/{cid}/request-info", json={"message": "请说明"}, headers=operator
+    )
+    assert asked.status_code == 200
+    held = await act(client, parties.seller, oid, "complete")
+    assert held.status_code == 409 and held.json()["change_request_id"] == cid
+    assert (
+        await client.post(f"{QUEUE}/{cid}/reject", json={"reason": "x"}, headers=operator)
+    ).status_code == 200
+    assert (await act(client, parties.seller, oid, "complete")).status_code == 200
+
+
+# ---------------------------------------------------------------- invoices after a change
+
+
+@pytest.mark.parametrize("invoiced_to", ["invoice", "receive-invoice"])
+async def test_a_return_after_invoicing_voids_the_invoice_and_payment_follows_the_total(
+    client, parties, session_maker, signed_in, invoiced_to
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    order = await place(client, parties, quantity=4)
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    await through(client, parties, oid, invoiced_to)
+    cid = (
+        await change(
+            client,
+            parties,
+            oid,
+            type="return",
+            reason="quality_issue",
+            explanation="三包纸受潮",
+            scope="lines",
+            lines=[{"line_id": line_id, "quantity": 3}],
+        )
+    ).json()["id"]
+    approved = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["outcome"]["order_status"] == "accepted"
+
+    # The invoice was for 100.00; the contract is now 25.00: the supplier issues a new one.
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.seller)).json()
+    assert detail["status"] == "accepted" and detail["total_amount"] == "25.00"
+    assert detail["invoice_number"] is None and detail["invoice_amount"] is None
+    assert detail["invoice_issued_on"] is None
+    assert detail["allowed_actions"] == ["invoice"]
+    voided = [e for e in detail["timeline"] if e["action"] == "order.invoice_voided"]
+    assert len(voided) == 1
+    assert voided[0]["summary"]["before"]["invoice_amount"] == "100.00"
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    assert "order.invoice_voided" in [n["kind"] for n in notes]
+    assert all(c["met_at"] for c in detail["clocks"])
+
+    # An invoice or a payment for another amount than the order's is refused.
+    wrong = await act(
+        client,
+        parties.seller,
+        oid,
+        "invoice",
+        {"invoice_number": "15002600000012345679", "invoice_amount": "100.00"},
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "invoice_amount"
+    invoiced = await act(client, parties.seller, oid, "invoice", {"invoice_number": "No.2"})
+    assert invoiced.status_code == 200 and invoiced.json()["invoice_amount"] == "25.00"
+    assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
+    for amount in ("100.00", "24.99"):
+        wrong = await act(client, parties.buyer, oid, "pay", {"paid_amount": amount})
+        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "paid_amount"
+    paid = await act(client, parties.buyer, oid, "pay", {"payment_reference": "GK-1"})
+    assert paid.status_code == 200 and paid.json()["paid_amount"] == "25.00"
+    done = await act(client, parties.seller, oid, "complete")
+    assert done.status_code == 200
+    final = done.json()
+    assert (final["total_amount"], final["invoice_amount"], final["paid_amount"]) == (
+        "25.00",
+        "25.00",
+        "25.00",
+    )
+    payment_clocks = [c for c in final["clocks"] if c["kind"] == "payment"]
+    assert len(payment_clocks) == (2 if invoiced_to == "receive-invoice" else 1)
+    assert all(c["met_at"] for c in payment_clocks)
+
+
+async def test_the_invoice_and_the_payment_must_match_the_order(client, parties) -> None:
+    oid = (await place(client, parties, quantity=2))["id"]
+    await through(client, parties, oid, "accept")
+    wrong = await act(
+        client, parties.seller, oid, "invoice", {"invoice_number": "No.1", "invoice_amount": "49"}
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "invoice_amount"
+    exact = await act(
+        client, parties.seller, oid, "invoice", {"invoice_number": "No.1", "invoice_amount": "50"}
+    )
+    assert exact.status_code == 200 and exact.json()["invoice_amount"] == "50.00"
+    assert (await act(client, parties.buyer, oid, "receive-invoice")).status_code == 200
+    paid = await act(client, parties.buyer, oid, "pay", {"paid_amount": "50.00"})
+    assert paid.status_code == 200 and paid.json()["paid_amount"] == "50.00"
+
+
+# ---------------------------------------------------------------- a revision awaiting approval
+
+
+async def pending_revision(session_maker, listing_id: str, stock: int) -> uuid.UUID:
+    """The supplier's edit of the listing, submitted for review, declaring ``stock``."""
+    async with session_maker() as session, session.begin():
+        listing = await session.get(Listing, uuid.UUID(listing_id))
+        live = await session.get(ListingRevision, listing.live_revision_id)
+        revision = ListingRevision(
+            listing_id=listing.id,
+            supplier_id=live.supplier_id,
+            number=live.number + 1,
+            status="submitted",
+            category_code=live.category_code,
+            brand=live.brand,
+            brand_norm=live.brand_norm,
+            model=live.model,
+            model_norm=live.model_norm,
+            title=live.title,
+            attributes=live.attributes,
+            price=live.price,
+            unit=live.unit,
+            stock=stock,
+        )
+        session.add(revision)
+        await session.flush()
+        listing.current_revision_id = revision.id
+        return revision.id
+
+
+async def revision_stock(session_maker, revision_id: uuid.UUID) -> int:
+    async with session_maker() as session:
+        return (await session.get(ListingRevision, revision_id)).stock
+
+
+async def test_cancelling_gives_a_pending_revision_back_only_what_it_gave(
+    client, parties, session_maker
+) -> None:
+    pending = await pending_revision(session_maker, parties.listing_id, stock=2)
+    oid = (await place(client, parties, quantity=5))["id"]
+    assert await stock_of(session_maker, parties.listing_id) == 95
+    assert await revision_stock(session_maker, pending) == 0
+    assert (
+        await act(client, parties.buyer, oid, "cancel", {"reason": "预算调整"})
+    ).status_code == (200)
+    assert await stock_of(session_maker, parties.listing_id) == 100
+    assert await revision_stock(session_maker, pending) == 2
+
+    # A revision made after the order gave nothing to it and gets nothing back.
+    listing_id = await on_sale(session_maker, parties.supplier.user.org_id)
+    oid = (
+        await client.post(ORDERS, json=order_body((listing_id, 5)), headers=parties.buyer | key())
+    ).json()["id"]
+    later = await pending_revision(session_maker, listing_id, stock=95)
+    assert (await act(client, parties.seller, oid, "cancel", {"reason": "缺货"})).status_code == 200
+    assert await stock_of(session_maker, listing_id) == 100
+    assert await revision_stock(session_maker, later) == 95
+
+
+async def test_returns_give_a_pending_revision_back_only_what_it_gave(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    pending = await pending_revision(session_maker, parties.listing_id, stock=2)
+    order = await place(client, parties, quantity=5)
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    assert await revision_stock(session_maker, pending) == 0
+    # 3 of the 5 come back: 2 are still sold, and the supplier declared 2, so none is free.
+    cid = (
+        await change(
+            client, parties, oid, scope="lines", lines=[{"line_id": line_id, "quantity": 3}]
+        )
+    ).json()["id"]
+    assert (await client.post(f"{QUEUE}/{cid}/approve", headers=operator)).status_code == 200
+    assert await stock_of(session_maker, parties.listing_id) == 98
+    assert await revision_stock(session_maker, pending) == 0
+    # The other 2: the revision is back at what its supplier declared.
+    cid = (await change(client, parties, oid)).json()["id"]
+    approved = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert approved.status_code == 200 and approved.json()["outcome"]["order_status"] == (
+        "terminated"
+    )
+    assert await stock_of(session_maker, parties.listing_id) == 100
+    assert await revision_stock(session_maker, pending) == 2
