@@ -197,6 +197,19 @@ async def _admin(database_url: str, sql: str) -> None:
         await connection.close()
 
 
+async def _rows_per_relay(database_url: str) -> float:
+    """Outbox rows relayed per relay transaction (``enqueued_at`` is its start time)."""
+    connection = await asyncpg.connect(_pgbench_dsn(database_url))
+    try:
+        value = await connection.fetchval(
+            "SELECT count(*)::float8 / greatest(count(DISTINCT enqueued_at), 1)"
+            " FROM job_outbox WHERE enqueued_at IS NOT NULL"
+        )
+    finally:
+        await connection.close()
+    return float(value)
+
+
 def run(database_url: str, redis_url: str) -> list[Result]:
     email, listing_ids = asyncio.run(_seed(database_url))
     bench_db = f"pgbench_{uuid.uuid4().hex[:8]}"
@@ -228,6 +241,7 @@ def run(database_url: str, redis_url: str) -> list[Result]:
             cpu_ms.append((_cpu_seconds(api) - cpu_before) * 1000 / placed)
             rates.append(placed / elapsed)
             p95s.append(p95)
+        rows_per_relay = asyncio.run(_rows_per_relay(database_url))
     finally:
         api.terminate()
         api.wait(timeout=20)
@@ -244,6 +258,13 @@ def run(database_url: str, redis_url: str) -> list[Result]:
             "order_placing_api_cpu_per_order",
             median(cpu_ms),
             "ms",
+            "—",
+            0.0,
+        ),
+        Result.of(
+            "order_placing_outbox_rows_per_relay",
+            rows_per_relay,
+            "rows",
             "—",
             0.0,
         ),
