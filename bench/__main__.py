@@ -12,6 +12,7 @@ from bench import (
     http_health,
     images,
     order_placing,
+    outbox_relay,
     price_scan,
     review_engine,
     search,
@@ -34,6 +35,7 @@ def main() -> None:
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
         results += order_placing.run(database_url, redis_url)
+        results += outbox_relay.run(database_url, redis_url)
     # Search loads a million listings of its own: a database of its own.
     with scratch_database() as (database_url, _redis_url):
         results += asyncio.run(search.run(database_url))

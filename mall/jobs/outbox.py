@@ -2,26 +2,31 @@
 
 ``enqueue_job`` adds a row in the caller's transaction. When that transaction
 commits, the relay of this process (if one is installed) moves the new rows
-to Redis at once; the worker's periodic sweep moves whatever is left (Redis
-was down, the process died), so a job is delayed at worst, never lost. The
-arq job id is deterministic (``<job name>:<key>``), so a row relayed twice is
-queued once, and jobs themselves are written to be idempotent.
+to Redis at once, together with those of other commits waiting for it; the
+worker's periodic sweep moves whatever is left (Redis was down, the process
+died), so a job is delayed at worst, never lost. The arq job id is
+deterministic (``<job name>:<key>``) and a job id arq already holds is not
+queued again, so a row relayed twice is queued once, and jobs themselves are
+written to be idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings as ArqRedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
-from sqlalchemy import event, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Row, any_, bindparam, event, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -31,6 +36,56 @@ log = structlog.get_logger("mall.outbox")
 
 _PENDING = "mall.outbox.pending"
 _relay: Relay | None = None
+
+# KEYS: the queue, then each job's job key and result key; ARGV: the score
+# (enqueue time), the job key's lifetime in ms, then each job's id and payload.
+# What ``ArqRedis.enqueue_job`` does for one job (queue it unless arq holds its
+# job or result key), for many jobs in one atomic call.
+_QUEUE_NEW_JOBS = """
+local queued = 0
+for i = 1, (#KEYS - 1) / 2 do
+    local job_key, result_key = KEYS[2 * i], KEYS[2 * i + 1]
+    if redis.call('EXISTS', job_key, result_key) == 0 then
+        redis.call('PSETEX', job_key, ARGV[2], ARGV[2 * i + 2])
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2 * i + 1])
+        queued = queued + 1
+    end
+end
+return queued
+"""
+
+_outbox = OutboxJob.__table__
+
+
+def _claim(*, given: bool) -> Any:
+    """Mark undelivered rows delivered and return them: the oldest batch, or
+    those among ``:ids``. Rows another relay holds are skipped. The mark only
+    lasts if the transaction commits, which happens once Redis has the jobs."""
+    pending = (
+        select(_outbox.c.id)
+        .where(_outbox.c.enqueued_at.is_(None))
+        .order_by(_outbox.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    if given:
+        pending = pending.where(_outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    return (
+        update(_outbox)
+        .where(_outbox.c.id.in_(pending.scalar_subquery()))
+        .values(enqueued_at=func.now())
+        .returning(_outbox.c.id, _outbox.c.job_name, _outbox.c.job_id, _outbox.c.kwargs)
+    )
+
+
+_CLAIM_OLDEST = _claim(given=False)
+_CLAIM_GIVEN = _claim(given=True)
+_FAILED = (
+    update(_outbox)
+    .where(_outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .where(_outbox.c.enqueued_at.is_(None))
+    .values(attempts=_outbox.c.attempts + 1, last_error=bindparam("error"))
+)
 
 
 def job_id_for(job_name: str, key: object) -> str:
@@ -57,7 +112,16 @@ async def enqueue_job(session: AsyncSession, job_name: str, *, key: object, **kw
 
 
 class Relay:
-    """Moves committed outbox rows to the arq queue."""
+    """Moves committed outbox rows to the arq queue, many rows at a time.
+
+    Commits hand their row ids to ``schedule``; one drain task per relay
+    delivers them. While a delivery is in flight, the ids of later commits
+    wait and then go together: under load each delivery carries the rows of
+    many requests, when idle a commit is relayed at once. A delivery is one
+    transaction that claims and marks the rows (one UPDATE), one Redis call
+    that queues every job not already known to arq, and the commit; if Redis
+    fails, the claim is rolled back and the rows stay for the sweep.
+    """
 
     def __init__(
         self,
@@ -71,14 +135,17 @@ class Relay:
         self.queue_name = queue_name
         self.batch_size = batch_size
         self._pool: ArqRedis | None = None
-        self._tasks: set[asyncio.Task[int]] = set()
+        self._script: AsyncScript | None = None
+        self._waiting: list[int] = []
+        self._drainer: asyncio.Task[None] | None = None
         # The loop the relay's connections belong to (set when installed).
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def _get_pool(self) -> ArqRedis:
-        if self._pool is None:
+    async def _get_pool(self) -> tuple[ArqRedis, AsyncScript]:
+        if self._pool is None or self._script is None:
             self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
-        return self._pool
+            self._script = self._pool.register_script(_QUEUE_NEW_JOBS)
+        return self._pool, self._script
 
     def schedule(self, ids: list[int]) -> None:
         """Deliver these rows soon, without making the caller wait."""
@@ -95,48 +162,67 @@ class Relay:
             loop.call_soon_threadsafe(self._track, ids)
 
     def _track(self, ids: list[int]) -> None:
-        task = asyncio.get_running_loop().create_task(self.deliver(ids))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._waiting.extend(ids)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def deliver(self, ids: Iterable[int] | None = None) -> int:
+    async def _drain(self) -> None:
+        # Ids that arrive while a delivery is in flight go in the next one.
+        while self._waiting:
+            ids, self._waiting = self._waiting, []
+            for start in range(0, len(ids), self.batch_size):
+                await self.deliver(ids[start : start + self.batch_size])
+
+    async def deliver(self, ids: Sequence[int] | None = None) -> int:
         """Relay undelivered rows (the given ones, or the oldest batch); returns how many."""
+        if ids is None:
+            claim, params = _CLAIM_OLDEST, {"limit": self.batch_size}
+        else:
+            claim, params = _CLAIM_GIVEN, {"ids": list(ids), "limit": self.batch_size}
         try:
-            async with self.session_maker() as session, session.begin():
-                query = (
-                    select(OutboxJob)
-                    .where(OutboxJob.enqueued_at.is_(None))
-                    .order_by(OutboxJob.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-                if ids is not None:
-                    query = query.where(OutboxJob.id.in_(list(ids)))
-                rows = (await session.execute(query)).scalars().all()
-                return await self._send(rows)
+            async with self.session_maker() as session:
+                rows = (await session.execute(claim, params)).all()
+                if not rows:
+                    await session.rollback()
+                    return 0
+                try:
+                    await self._queue(rows)
+                except (RedisError, OSError) as exc:
+                    # Nothing is marked: the rows stay for the sweep, counted.
+                    await session.rollback()
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    await self._drop_pool()
+                    log.warning("outbox.redis_unavailable", error=error)
+                    await session.execute(
+                        _FAILED, {"ids": [row.id for row in rows], "error": error}
+                    )
+                    await session.commit()
+                    return 0
+                await session.commit()
+                return len(rows)
         except Exception:  # a relay failure must never break the caller
             log.exception("outbox.relay_failed")
             return 0
 
-    async def _send(self, rows: Iterable[OutboxJob]) -> int:
-        delivered = 0
-        error: str | None = None
+    async def _queue(self, rows: Sequence[Row[Any]]) -> int:
+        """Queue the rows' jobs in one atomic Redis call; returns how many were new.
+
+        Like ``ArqRedis.enqueue_job`` for each row: a job id that arq already
+        holds (queued, running, or with a kept result) is left alone.
+        """
+        pool, script = await self._get_pool()
+        now_ms = timestamp_ms()
+        keys: list[str] = [self.queue_name]
+        args: list[str | bytes | int] = [now_ms, pool.expires_extra_ms]
         for row in rows:
-            if error is None:
-                try:
-                    pool = await self._get_pool()
-                    # None means arq already holds this job id: delivered before.
-                    await pool.enqueue_job(row.job_name, _job_id=row.job_id, **row.kwargs)
-                    row.enqueued_at = dt.datetime.now(dt.UTC)
-                    delivered += 1
-                    continue
-                except (RedisError, OSError) as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-                    await self._drop_pool()
-                    log.warning("outbox.redis_unavailable", error=error)
-            row.attempts += 1
-            row.last_error = error
-        return delivered
+            keys += [job_key_prefix + row.job_id, result_key_prefix + row.job_id]
+            args += [
+                row.job_id,
+                serialize_job(
+                    row.job_name, (), row.kwargs, None, now_ms, serializer=pool.job_serializer
+                ),
+            ]
+        return int(await script(keys=keys, args=args))
 
     async def sweep(self) -> int:
         """Relay every undelivered row, batch after batch."""
@@ -151,14 +237,15 @@ class Relay:
         return total
 
     async def _drop_pool(self) -> None:
-        pool, self._pool = self._pool, None
+        pool, self._pool, self._script = self._pool, None, None
         if pool is not None:
             with contextlib.suppress(Exception):  # closing a broken connection
                 await pool.aclose()
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Finish the deliveries under way, then close the connection."""
+        if self._drainer is not None:
+            await asyncio.gather(self._drainer, return_exceptions=True)
         await self._drop_pool()
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from arq.worker import Worker
 from sqlalchemy import select
 
@@ -96,6 +98,121 @@ async def test_delivered_right_after_commit_when_redis_is_up(
     await _run_worker(settings, database_url, redis_url)
     async with session_maker() as session:
         assert (await session.get(Notification, note_id)).delivered_at is not None
+
+
+async def _queued_at(redis, settings, job_id: str) -> int | None:
+    """When arq's record of this job was written (None: arq holds no such job)."""
+    payload = await redis.get(job_key_prefix + job_id)
+    if payload is None:
+        return None
+    assert await redis.zscore(settings.redis.queue_name, job_id) is not None
+    return deserialize_job(payload).enqueue_time.timestamp()
+
+
+async def test_commits_that_wait_for_the_relay_go_in_one_delivery(
+    session_maker, make_account, settings, redis_url, redis
+) -> None:
+    org_id = (await make_account(OrgKind.SUPPLIER)).user.org_id
+    relay = Relay(
+        session_maker, arq_redis_settings(redis_url, retries=0), settings.redis.queue_name
+    )
+    deliveries: list[list[int]] = []
+    first_may_finish = asyncio.Event()
+    deliver = relay.deliver
+
+    async def held_first_delivery(ids=None) -> int:
+        deliveries.append(list(ids))
+        if len(deliveries) == 1:
+            await first_may_finish.wait()
+        return await deliver(ids)
+
+    relay.deliver = held_first_delivery
+    install_relay(relay)
+    try:
+        first = await _notify(session_maker, org_id)
+        await asyncio.sleep(0)  # the first delivery starts and is held
+        later = [await _notify(session_maker, org_id) for _ in range(4)]
+        first_may_finish.set()
+        await relay.close()
+    finally:
+        install_relay(None)
+    rows = [await _outbox_row(session_maker, note_id) for note_id in [first, *later]]
+    assert deliveries == [[rows[0].id], [row.id for row in rows[1:]]]
+    assert all(row.enqueued_at is not None and row.attempts == 0 for row in rows)
+    for row in rows:
+        assert await _queued_at(redis, settings, row.job_id) is not None
+
+
+class _CrashAfterQueueing(Relay):
+    """Dies (as a process would) after Redis has the jobs, before the rows are marked."""
+
+    async def _queue(self, rows):
+        await super()._queue(rows)
+        raise RuntimeError("process died")
+
+
+async def test_crash_between_queueing_and_marking_leaves_rows_for_the_sweep(
+    session_maker, make_account, settings, database_url, redis_url, redis
+) -> None:
+    org_id = (await make_account(OrgKind.SUPPLIER)).user.org_id
+    crashing = _CrashAfterQueueing(
+        session_maker, arq_redis_settings(redis_url, retries=0), settings.redis.queue_name
+    )
+    install_relay(crashing)
+    try:
+        note_id = await _notify(session_maker, org_id)
+        await crashing.close()
+    finally:
+        install_relay(None)
+    row = await _outbox_row(session_maker, note_id)
+    assert row.enqueued_at is None and row.attempts == 0
+    assert await _queued_at(redis, settings, row.job_id) is not None
+
+    # The job runs; arq keeps its result, so the sweep must not queue it again.
+    await _run_worker(settings, database_url, redis_url)
+    async with session_maker() as session:
+        assert (await session.get(Notification, note_id)).delivered_at is not None
+    live = Relay(session_maker, arq_redis_settings(redis_url, retries=0), settings.redis.queue_name)
+    try:
+        assert await live.sweep() >= 1
+    finally:
+        await live.close()
+    assert (await _outbox_row(session_maker, note_id)).enqueued_at is not None
+    assert await _queued_at(redis, settings, row.job_id) is None
+    assert await redis.zscore(settings.redis.queue_name, row.job_id) is None
+
+
+async def test_a_row_relayed_twice_is_queued_once(
+    session_maker, make_account, settings, redis_url, redis
+) -> None:
+    org_id = (await make_account(OrgKind.SUPPLIER)).user.org_id
+    crashing = _CrashAfterQueueing(
+        session_maker, arq_redis_settings(redis_url, retries=0), settings.redis.queue_name
+    )
+    install_relay(crashing)
+    try:
+        note_id = await _notify(session_maker, org_id)
+        await crashing.close()
+    finally:
+        install_relay(None)
+    row = await _outbox_row(session_maker, note_id)
+    queued_at = await _queued_at(redis, settings, row.job_id)
+    assert row.enqueued_at is None and queued_at is not None
+
+    relays = [
+        Relay(session_maker, arq_redis_settings(redis_url, retries=0), settings.redis.queue_name)
+        for _ in range(2)
+    ]
+    try:
+        delivered = await asyncio.gather(*(relay.deliver([row.id]) for relay in relays))
+        assert sorted(delivered) == [0, 1]  # one relay claims the row, the other skips it
+        assert await relays[0].deliver([row.id]) == 0  # marked: nothing left to relay
+    finally:
+        for relay in relays:
+            await relay.close()
+    assert (await _outbox_row(session_maker, note_id)).enqueued_at is not None
+    # arq's record is the first one: still queued, not written again.
+    assert await _queued_at(redis, settings, row.job_id) == queued_at
 
 
 async def test_rolled_back_work_enqueues_nothing(session_maker) -> None:
