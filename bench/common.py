@@ -49,6 +49,20 @@ class Result:
         return Result(self.name, self.value, self.unit, self.reference, self.reference_value, ratio)
 
 
+def clear_redis_prefix(redis_url: str, prefix: str) -> None:
+    """Remove what a benchmark left in a shared Redis: the jobs its queue still
+    holds (arq keeps them under its own ``arq:job:`` prefix for a day) and the
+    keys under its own prefix."""
+    from redis import Redis
+
+    with Redis.from_url(redis_url) as redis:
+        queued = [job.decode() for job in redis.zrange(f"{prefix}:queue", 0, -1)]
+        keys = [f"arq:job:{job}" for job in queued]
+        keys += list(redis.scan_iter(f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

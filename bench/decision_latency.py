@@ -13,7 +13,7 @@ import uuid
 
 import httpx
 
-from bench.common import Result
+from bench.common import Result, clear_redis_prefix
 from bench.http_health import _serve
 from mall.embedded import free_port
 
@@ -85,6 +85,7 @@ def run(database_url: str, redis_url: str) -> list[Result]:
         api.terminate()
         worker.wait(timeout=20)
         api.wait(timeout=20)
+        clear_redis_prefix(redis_url, env["MALL_REDIS_PREFIX"])
     return [
         Result.of(
             "listing_submit_to_decision_p95",

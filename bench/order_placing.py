@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.common import Result, median
+from bench.common import Result, clear_redis_prefix, median
 from bench.http_health import _serve
 from catalog.models import Listing, ListingRevision
 from mall.auth.accounts import create_user
@@ -246,6 +246,7 @@ def run(database_url: str, redis_url: str) -> list[Result]:
         api.terminate()
         api.wait(timeout=20)
         asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)'))
+        clear_redis_prefix(redis_url, env["MALL_REDIS_PREFIX"])
     return [
         Result.of(
             "order_placing_32_clients",

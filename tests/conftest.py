@@ -109,10 +109,23 @@ def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def redis(redis_url: str, settings: Settings) -> AsyncIterator[AsyncRedis]:
     client = AsyncRedis.from_url(redis_url)
     yield client
-    keys = [key async for key in client.scan_iter(f"{settings.redis.key_prefix}:*")]
-    if keys:
-        await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_left_clean(redis_url: str, settings: Settings) -> Iterator[None]:
+    """At the end of the run, remove its keys from a shared Redis: the jobs its
+    queue still holds (arq keeps those under its own prefix) and its own keys."""
+    yield
+    from redis import Redis
+
+    prefix = settings.redis.key_prefix
+    with Redis.from_url(redis_url) as redis:
+        queued = [job.decode() for job in redis.zrange(settings.redis.queue_name, 0, -1)]
+        keys = [f"arq:job:{job}" for job in queued]
+        keys += list(redis.scan_iter(f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])
 
 
 @pytest.fixture(scope="session")
@@ -128,22 +141,26 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
         yield test_client
 
 
+# The address Litestar's test client presents (the throttles count per address).
+TEST_CLIENT_ADDRESS = "testclient"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle(request: pytest.FixtureRequest) -> None:
     """Each API test starts with no failed sign-ins and no public requests counted
-    (every test client has the same address, so counts would add up over the suite)."""
+    for the test client's address (every test client has the same one, so the
+    counts would add up over the suite). The keys are named, not scanned for: a
+    scan walks the whole of a shared Redis, once per test."""
     if "client" not in request.fixturenames:
         return
     from redis import Redis
 
     prefix = request.getfixturevalue("settings").redis.key_prefix
     with Redis.from_url(request.getfixturevalue("redis_url")) as redis:
-        keys = [
-            *redis.scan_iter(f"{prefix}:login:*"),
-            *redis.scan_iter(f"{prefix}:public_rate_limit*"),
-        ]
-        if keys:
-            redis.delete(*keys)
+        redis.delete(
+            f"{prefix}:login:fail:addr:{TEST_CLIENT_ADDRESS}",
+            f"{prefix}:public_rate_limit:RateLimitMiddleware::{TEST_CLIENT_ADDRESS}",
+        )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ async def test_login_is_audited(client, make_account, session_maker) -> None:
     async with session_maker() as session:
         actions = (
             await session.scalars(
-                select(AuditEvent.action).where(AuditEvent.subject_id == str(account.user.id))
+                select(AuditEvent.action)
+                .where(AuditEvent.subject_id == str(account.user.id))
+                .order_by(AuditEvent.id)
             )
         ).all()
     assert actions == ["user.created", "auth.login"]
