@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, cast, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -394,20 +394,9 @@ async def queue(
             title="请求内容未通过校验",
             errors=[{"field": "status", "source": "query", "message": "not a request status"}],
         )
-    query = select(OrderChangeRequest, SlaClock).join(
-        SlaClock,
-        and_(
-            SlaClock.subject_type == SUBJECT,
-            SlaClock.subject_id == cast(OrderChangeRequest.id, String),
-            SlaClock.kind == CLOCK,
-        ),
+    return await sla.due_first(
+        session, OrderChangeRequest, subject_type=SUBJECT, kind=CLOCK, status=status, limit=limit
     )
-    if status:
-        query = query.where(OrderChangeRequest.status == status)
-    rows = (
-        await session.execute(query.order_by(SlaClock.due_at, OrderChangeRequest.id).limit(limit))
-    ).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 async def get_any(session: AsyncSession, request_id: uuid.UUID) -> OrderChangeRequest:

@@ -12,10 +12,12 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, select, text
+from sqlalchemy import String, and_, cast, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -443,3 +445,28 @@ async def deliver_pending_notifications(session: AsyncSession) -> int:
         text("UPDATE notification SET delivered_at = now() WHERE delivered_at IS NULL")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def due_first(
+    session: AsyncSession,
+    model: Any,
+    *,
+    subject_type: str,
+    kind: str,
+    status: str | None,
+    limit: int,
+) -> Sequence[tuple[Any, SlaClock]]:
+    """Rows of ``model`` (filtered by ``status``) with their clock of ``kind``,
+    the soonest due first: an operator's work queue."""
+    query = select(model, SlaClock).join(
+        SlaClock,
+        and_(
+            SlaClock.subject_type == subject_type,
+            SlaClock.subject_id == cast(model.id, String),
+            SlaClock.kind == kind,
+        ),
+    )
+    if status:
+        query = query.where(model.status == status)
+    rows = (await session.execute(query.order_by(SlaClock.due_at, model.id).limit(limit))).all()
+    return [(row[0], row[1]) for row in rows]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
@@ -418,20 +418,9 @@ async def queue(
     session: AsyncSession, status: str | None, limit: int = 100
 ) -> Sequence[tuple[SupplierApplication, SlaClock]]:
     """Applications for operators, the soonest due first."""
-    query = select(SupplierApplication, SlaClock).join(
-        SlaClock,
-        and_(
-            SlaClock.subject_type == SUBJECT,
-            SlaClock.subject_id == cast(SupplierApplication.id, String),
-            SlaClock.kind == CLOCK,
-        ),
+    return await sla.due_first(
+        session, SupplierApplication, subject_type=SUBJECT, kind=CLOCK, status=status, limit=limit
     )
-    if status:
-        query = query.where(SupplierApplication.status == status)
-    rows = (
-        await session.execute(query.order_by(SlaClock.due_at, SupplierApplication.id).limit(limit))
-    ).all()
-    return [(row[0], row[1]) for row in rows]
 
 
 def _require_status(application: SupplierApplication, *allowed: str) -> None:
