@@ -5,7 +5,6 @@ a plain request (GET /health) to the same server."""
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -13,15 +12,11 @@ import uuid
 
 import httpx
 
-from bench.common import Result, clear_redis_prefix
+from bench.common import Result, clear_redis_prefix, p95
 from bench.http_health import _serve
 from mall.embedded import free_port
 
 SUBMISSIONS = 40
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
 def run(database_url: str, redis_url: str) -> list[Result]:
@@ -89,9 +84,9 @@ def run(database_url: str, redis_url: str) -> list[Result]:
     return [
         Result.of(
             "listing_submit_to_decision_p95",
-            _p95(latencies) * 1000,
+            p95(latencies) * 1000,
             "ms",
             "GET /health p95, same server",
-            _p95(plain) * 1000,
+            p95(plain) * 1000,
         ).inverted()
     ]

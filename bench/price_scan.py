@@ -4,12 +4,11 @@ tables of the same shape and data, in the same run."""
 
 from __future__ import annotations
 
-import statistics
 import time
 
 from sqlalchemy import text
 
-from bench.common import Result
+from bench.common import Result, p95
 from catalog.categories import seed_demo_categories
 from mall import audit
 from mall.db import create_engine, create_session_maker
@@ -19,10 +18,6 @@ from mall.settings import get_settings
 LISTINGS = 1_000_000
 SUPPLIERS = 200
 SAMPLES = 60
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
 async def _populate(engine) -> None:  # type: ignore[no-untyped-def]
@@ -124,10 +119,10 @@ async def run(database_url: str) -> list[Result]:
     return [
         Result.of(
             "price_recheck_one_listing_p95",
-            _p95(incremental) * 1000,
+            p95(incremental) * 1000,
             "ms",
             "the price edit alone, p95",
-            _p95(plain) * 1000,
+            p95(plain) * 1000,
         ).inverted(),
         Result.of(
             f"price_scan_{LISTINGS // 1000}k_listings",
