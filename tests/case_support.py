@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from catalog.categories import seed_demo_categories
-from catalog.models import Listing, ListingRevision, ReviewDecision
+from catalog.models import ReviewDecision
 from mall.listings import service as flow
 from mall.suppliers import commitment
 from mall.suppliers.uscc import ALPHABET, check_character
@@ -72,13 +72,6 @@ async def listing_of(client, session_maker, settings, headers) -> dict:
     async with session_maker() as session, session.begin():
         await flow.review_revision(session, settings, uuid.UUID(listing["revision"]["id"]))
     return listing
-
-
-async def put_on_sale(session_maker, listing_id: str) -> None:
-    async with session_maker() as session, session.begin():
-        row = await session.get(Listing, uuid.UUID(listing_id))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
-        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
 
 
 async def decision_of(session_maker, listing_id: str) -> ReviewDecision:

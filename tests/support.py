@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,3 +47,14 @@ def in_thread(function: Callable[..., T], *args: Any) -> T:
 
 def admin_sql(admin_url: str, *statements: str) -> None:
     in_thread(asyncio.run, _admin(admin_url, *statements))
+
+
+async def put_on_sale(session_maker: Any, listing_id: str) -> None:
+    """Put a listing's current revision on sale as an operator's approval would
+    (test listings without images would be rejected by the rules)."""
+    from catalog.models import Listing, ListingRevision
+
+    async with session_maker() as session, session.begin():
+        row = await session.get(Listing, uuid.UUID(listing_id))
+        row.live_revision_id, row.status = row.current_revision_id, "approved"
+        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"

@@ -7,9 +7,10 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import select
+from support import put_on_sale
 
 from catalog.categories import seed_demo_categories
-from catalog.models import Category, Listing, ListingRevision
+from catalog.models import Category
 from mall.auth.models import OrgKind
 from mall.jobs.models import OutboxJob
 from mall.pricing import service as monitor
@@ -52,10 +53,7 @@ async def _on_sale(client, session_maker, headers, body: dict) -> str:
     created = await client.post("/api/v1/listings/", json=body, headers=headers)
     assert created.status_code == 201, created.text
     listing = created.json()
-    async with session_maker() as session, session.begin():
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
-        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+    await put_on_sale(session_maker, listing["id"])
     return listing["id"]
 
 

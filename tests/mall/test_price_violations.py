@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import select
+from support import put_on_sale
 
 from catalog.categories import seed_demo_categories
 from catalog.models import Listing, ListingRevision
@@ -59,14 +60,6 @@ async def _live_listing(client, session_maker, settings, headers, model: str, pr
     return listing
 
 
-async def _put_on_sale(session_maker, listing: dict) -> None:
-    """Paper listings without images are rejected; put one on sale as an operator would."""
-    async with session_maker() as session, session.begin():
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
-        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
-
-
 async def _scan(session_maker, settings, scan_id=None, listing_id=None):
     async with session_maker() as session, session.begin():
         return await monitor.run(session, settings, scan_id=scan_id, listing_id=listing_id)
@@ -81,7 +74,7 @@ async def test_violation_lifecycle(
     headers = await login(supplier)
     model = f"V{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "26.00")
-    await _put_on_sale(session_maker, listing)
+    await put_on_sale(session_maker, listing["id"])
 
     operator = signed_in[OrgKind.OPERATOR]
     result = (
@@ -194,7 +187,7 @@ async def test_unremedied_violation_is_delisted_at_the_deadline(
     headers = await login(await make_account(OrgKind.SUPPLIER))
     model = f"U{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
-    await _put_on_sale(session_maker, listing)
+    await put_on_sale(session_maker, listing["id"])
     await client.post(
         IMPORT, json={"observations": [seen(model, "24.00")]}, headers=signed_in[OrgKind.OPERATOR]
     )
@@ -262,7 +255,7 @@ async def test_objection_history_and_statistics(
     headers = await login(await make_account(OrgKind.SUPPLIER))
     model = f"O{uuid.uuid4().hex[:6]}"
     listing = await _live_listing(client, session_maker, settings, headers, model, "28.00")
-    await _put_on_sale(session_maker, listing)
+    await put_on_sale(session_maker, listing["id"])
     operator = signed_in[OrgKind.OPERATOR]
     await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
     await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))
@@ -353,7 +346,7 @@ async def test_scans_racing_with_price_edits_end_consistent(
     for i in range(6):
         model = f"R{uuid.uuid4().hex[:6]}"
         listing = await _live_listing(client, session_maker, settings, headers, model, "30.00")
-        await _put_on_sale(session_maker, listing)
+        await put_on_sale(session_maker, listing["id"])
         await client.post(IMPORT, json={"observations": [seen(model, "24.00")]}, headers=operator)
         listings.append((listing, i % 2 == 0))  # every other one gets fixed
 

@@ -12,8 +12,9 @@ import uuid
 
 import pytest
 from sqlalchemy import select, text
+from support import put_on_sale
 
-from catalog.models import Listing, ListingRevision
+from catalog.models import Listing
 from mall import audit
 from mall.auth.models import OrgKind, OrgStatus
 from mall.search import service
@@ -43,11 +44,7 @@ async def _on_sale(client, session_maker, headers, model: str, title: str) -> st
     created = await client.post("/api/v1/listings/", json=body, headers=headers)
     assert created.status_code == 201, created.text
     listing = created.json()
-    async with session_maker() as session, session.begin():
-        # As an operator's approval would (no images here): the trigger marks it dirty.
-        row = await session.get(Listing, uuid.UUID(listing["id"]))
-        row.live_revision_id, row.status = row.current_revision_id, "approved"
-        (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+    await put_on_sale(session_maker, listing["id"])  # the trigger marks it dirty
     return listing["id"]
 
 
