@@ -15,9 +15,9 @@ from case_support import (
     handle,
     headers_for,
     listing_of,
-    put_on_sale,
 )
 from sqlalchemy import func, select
+from support import put_on_sale
 
 from catalog.models import ListingRevision
 from mall.audit.models import AuditEvent

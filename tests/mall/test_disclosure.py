@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from case_support import listing_of, put_on_sale
+from case_support import listing_of
+from support import put_on_sale
 
 from mall.auth.models import OrgKind
 

@@ -9,9 +9,10 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from case_support import CASES, application, handle, headers_for, listing_of, put_on_sale
+from case_support import CASES, application, handle, headers_for, listing_of
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from support import put_on_sale
 
 from catalog.models import Listing
 from mall.auth.models import Organisation, OrgKind
