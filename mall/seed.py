@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
@@ -90,13 +90,11 @@ async def seed_demo_listings(session: AsyncSession) -> int:
     existing catalogue would be; one audit event records it. Their search
     documents are built at once.
     """
-    suppliers = [
-        org_id
-        for account in DEMO_ACCOUNTS
-        if account.kind is OrgKind.SUPPLIER
-        for org_id in [await session.scalar(select(User.org_id).where(User.email == account.email))]
-        if org_id is not None
-    ]
+    emails = [a.email for a in DEMO_ACCOUNTS if a.kind is OrgKind.SUPPLIER]
+    found = dict(
+        (await session.execute(select(User.email, User.org_id).where(User.email.in_(emails)))).all()
+    )
+    suppliers = [found[e] for e in emails if e in found]  # in the accounts' order
     if not suppliers:
         return 0
     existing = set(
@@ -114,8 +112,6 @@ async def seed_demo_listings(session: AsyncSession) -> int:
         supplier = suppliers[n % len(suppliers)]
         if (supplier, normalise_model(product.model)) in existing:
             continue
-        org = await session.get_one(Organisation, supplier)
-        org.all_categories = True
         listing_id = uuid.UUID(str(uuid7()))
         revision_id = uuid.UUID(str(uuid7()))
         session.add(
@@ -155,6 +151,9 @@ async def seed_demo_listings(session: AsyncSession) -> int:
         )
         added += 1
     if added:
+        await session.execute(
+            update(Organisation).where(Organisation.id.in_(suppliers)).values(all_categories=True)
+        )
         await session.flush()
         await audit.record(
             session,
