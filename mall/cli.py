@@ -35,19 +35,28 @@ def services() -> Iterator[Services]:
         found.stop_started()
 
 
-def _run_db(database_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(session)`` in one committed transaction."""
+def _run_sessions(database_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(session_maker)`` with an engine of its own, disposed afterwards."""
     from mall.db import create_engine, create_session_maker
 
     async def main() -> T:
         engine = create_engine(database_url)
         try:
-            async with create_session_maker(engine)() as session, session.begin():
-                return await work(session)
+            return await work(create_session_maker(engine))
         finally:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _run_db(database_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(session)`` in one committed transaction."""
+
+    async def in_transaction(session_maker: Any) -> T:
+        async with session_maker() as session, session.begin():
+            return await work(session)
+
+    return _run_sessions(database_url, in_transaction)
 
 
 @click.group()
@@ -284,38 +293,24 @@ def search() -> None:
 def search_reindex() -> None:
     """Rebuild every search document and swap the new index in (safe to rerun)."""
     from catalog.search import sync
-    from mall.db import create_engine, create_session_maker
     from mall.search import service
 
-    async def main_() -> int:
-        engine = create_engine(found.database_url)
-        try:
-            session_maker = create_session_maker(engine)
-            async with session_maker() as session:
-                total = await sync.count_visible(session)
-            with click.progressbar(length=total, label="indexing listings", file=sys.stderr) as bar:
-                return await service.reindex(session_maker, get_settings(), bar.update)
-        finally:
-            await engine.dispose()
+    async def work(session_maker: Any) -> int:
+        async with session_maker() as session:
+            total = await sync.count_visible(session)
+        with click.progressbar(length=total, label="indexing listings", file=sys.stderr) as bar:
+            return await service.reindex(session_maker, get_settings(), bar.update)
 
     with services() as found:
-        indexed = asyncio.run(main_())
+        indexed = _run_sessions(found.database_url, work)
     click.echo(json.dumps({"indexed": indexed}))
 
 
 @search.command("sync")
 def search_sync() -> None:
     """Rebuild the documents of every listing marked dirty."""
-    from mall.db import create_engine, create_session_maker
     from mall.search import service
 
-    async def main_() -> int:
-        engine = create_engine(found.database_url)
-        try:
-            return await service.sync_all(create_session_maker(engine), get_settings())
-        finally:
-            await engine.dispose()
-
     with services() as found:
-        synced = asyncio.run(main_())
+        synced = _run_sessions(found.database_url, lambda sm: service.sync_all(sm, get_settings()))
     click.echo(json.dumps({"synced": synced}))
