@@ -20,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pricing_monitor.policy import DEFAULT_POLICY
 
+
+def fresh_since(now: dt.datetime) -> dt.datetime:
+    """Stored baselines computed before this are stale (the default freshness window)."""
+    return now - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
+
+
 # A fixed key for pg_advisory_xact_lock: two scans never run at once.
 SCAN_LOCK_KEY = int.from_bytes(b"mallscan", "big") - 2**63
 
@@ -171,7 +177,7 @@ async def scan(
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
     params = {
         "now": now,
-        "fresh_since": now - dt.timedelta(days=DEFAULT_POLICY.freshness_days),
+        "fresh_since": fresh_since(now),
         "listing": str(listing_id) if listing_id else None,
     }
     if listing_id is not None:

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing, ListingRevision
 from mall.suppliers.stats import share
-from pricing_monitor import DEFAULT_POLICY
 from pricing_monitor.models import MarketBaselineChange, PriceObservation
 from pricing_monitor.observations import canonical_brands
-from pricing_monitor.scan import LIVE_WITH_BASELINE
+from pricing_monitor.scan import LIVE_WITH_BASELINE, fresh_since
 
 HISTORY_DAYS = 365
 
@@ -126,7 +125,7 @@ _STATS_SQL = text(
 
 
 async def category_stats(session: AsyncSession) -> list[CategoryPriceStats]:
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
+    since = fresh_since(dt.datetime.now(dt.UTC))
     rows = (await session.execute(_STATS_SQL, {"fresh_since": since, "listing": None})).all()
     return [
         CategoryPriceStats(
@@ -193,7 +192,7 @@ async def unmatched(
     ``no_baseline_under_policy``: there are observations, but the category's
     policy finds none fresh or enough of them.
     """
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_POLICY.freshness_days)
+    since = fresh_since(dt.datetime.now(dt.UTC))
     rows = (
         await session.execute(
             _UNMATCHED_SQL,
