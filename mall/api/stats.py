@@ -29,13 +29,16 @@ class SlaKindStatsOut(msgspec.Struct):
 
 
 class SupplierStatsOut(msgspec.Struct):
-    total: int
-    in_region: int
-    in_region_share: float
-    individual_business: int
-    individual_business_share: float
-    by_status: dict[str, int]
-    by_category: dict[str, int]
+    """Active suppliers (the shares and categories count these) and all registered ones."""
+
+    active: int
+    active_in_region: int
+    active_in_region_share: float
+    active_individual_business: int
+    active_individual_business_share: float
+    active_by_category: dict[str, int]
+    registered: int
+    registered_by_status: dict[str, int]
 
 
 class StatsController(Controller):
@@ -64,7 +67,13 @@ class StatsController(Controller):
         ]
 
     @get(
-        "/suppliers", summary="Active suppliers: in the region, individual businesses, by category"
+        "/suppliers",
+        summary="Active suppliers (in the region, individual businesses, by category); "
+        "registered suppliers by status",
+        description="`active` counts suppliers whose status is `active`; the `active_*` shares "
+        "and categories are of these (a supplier counts in each of its categories, `*` for "
+        "all categories). `registered` counts every supplier organisation, applicants "
+        "included, and `registered_by_status` sums to it.",
     )
     async def suppliers(self, db_session: DbSession) -> SupplierStatsOut:
         stats = await supplier_stats(db_session)

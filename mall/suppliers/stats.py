@@ -1,4 +1,14 @@
-"""Supplier statistics (the figures the Baotou e-mall reports)."""
+"""Supplier statistics (the figures the Baotou e-mall reports).
+
+Two populations, named apart so that the figures add up:
+
+- ``active``: suppliers that may trade now (status ``active``). The shares
+  (in the region, individual businesses) and the categories count these.
+- ``registered``: every supplier organisation the mall holds, whatever its
+  status (applicants still ``pending``, ``rejected``, ``suspended``, ...).
+  ``registered_by_status`` splits it and sums to it; its ``active`` entry is
+  ``active``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +22,14 @@ from mall.auth.models import Organisation, OrgKind, OrgStatus, supplier_category
 
 @dataclass(frozen=True, slots=True)
 class SupplierStats:
-    total: int
-    in_region: int
-    in_region_share: float
-    individual_business: int
-    individual_business_share: float
-    by_status: dict[str, int]
-    by_category: dict[str, int]
+    active: int
+    active_in_region: int
+    active_in_region_share: float
+    active_individual_business: int
+    active_individual_business_share: float
+    active_by_category: dict[str, int]
+    registered: int
+    registered_by_status: dict[str, int]
 
 
 def share(part: int, whole: int) -> float:
@@ -27,9 +38,10 @@ def share(part: int, whole: int) -> float:
 
 
 async def supplier_stats(session: AsyncSession) -> SupplierStats:
+    """Active suppliers with their shares and categories, and all registered ones by status."""
     suppliers = Organisation.kind == OrgKind.SUPPLIER.value
     active = suppliers & (Organisation.status == OrgStatus.ACTIVE.value)
-    total, in_region, individual = (
+    active_count, in_region, individual = (
         await session.execute(
             select(
                 func.count(),
@@ -38,15 +50,16 @@ async def supplier_stats(session: AsyncSession) -> SupplierStats:
             ).where(active)
         )
     ).one()
-    by_status = dict(
-        (
+    by_status = {
+        status: int(count)
+        for status, count in (
             await session.execute(
                 select(Organisation.status, func.count())
                 .where(suppliers)
                 .group_by(Organisation.status)
             )
         ).all()
-    )
+    }
     by_category = dict(
         (
             await session.execute(
@@ -63,11 +76,12 @@ async def supplier_stats(session: AsyncSession) -> SupplierStats:
     if all_categories:
         by_category["*"] = int(all_categories)
     return SupplierStats(
-        total=total,
-        in_region=in_region,
-        in_region_share=share(in_region, total),
-        individual_business=individual,
-        individual_business_share=share(individual, total),
-        by_status=by_status,
-        by_category=by_category,
+        active=active_count,
+        active_in_region=in_region,
+        active_in_region_share=share(in_region, active_count),
+        active_individual_business=individual,
+        active_individual_business_share=share(individual, active_count),
+        active_by_category=by_category,
+        registered=sum(by_status.values()),
+        registered_by_status=by_status,
     )
