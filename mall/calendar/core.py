@@ -3,7 +3,10 @@
 A working day (工作日) is Monday to Friday, minus the public holidays of the
 State Council's schedule for that year, plus the weekend days it turns into
 working days (调休). A year without a loaded schedule falls back to Monday to
-Friday, and anything computed from it is *provisional*.
+Friday minus the statutory holidays the 放假办法 names
+(``mall.calendar.statutory``: 元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆 on their
+computed dates); its make-up workdays are unknown, so anything computed from
+it is *provisional*.
 
 Deadline rule (Civil Code arts. 201 and 203): N working days from an event
 at time t end at 24:00 Asia/Shanghai of the Nth working day after the
@@ -14,9 +17,11 @@ written as 00:00 of the next day.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
+
+from mall.calendar.statutory import statutory_holidays
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = dt.timedelta(days=1)
@@ -73,9 +78,11 @@ class Deadline:
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Working days from the schedules it holds; Monday to Friday elsewhere."""
+    """Working days from the schedules it holds; elsewhere Monday to Friday less
+    the statutory holidays (``provisional_holidays`` of the year)."""
 
     schedules: Mapping[int, YearSchedule] = field(default_factory=dict)
+    provisional_holidays: Callable[[int], frozenset[dt.date]] = statutory_holidays
 
     def is_official(self, year: int) -> bool:
         return year in self.schedules
@@ -87,7 +94,8 @@ class WorkCalendar:
                 return True
             if day in schedule.holidays:
                 return False
-        return day.weekday() < 5
+            return day.weekday() < 5
+        return day.weekday() < 5 and day not in self.provisional_holidays(day.year)
 
     def add_working_days(self, day: dt.date, n: int) -> tuple[dt.date, bool]:
         """The Nth working day after ``day`` (``day`` itself when N is 0), and

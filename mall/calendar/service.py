@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
 from mall.auth.principal import Principal
+from mall.calendar import statutory
 from mall.calendar.core import WorkCalendar, YearSchedule, schedule_problems
 from mall.calendar.models import CalendarYear, calendar_revision
 from mall.calendar.official import packaged_schedules
@@ -65,7 +66,14 @@ async def get_year(session: AsyncSession, year: int) -> YearView:
     calendar = await load_calendar(session)
     schedule = calendar.schedules.get(year)
     if schedule is None:
-        return YearView(year=year, holidays=[], workdays=[], source=None, official=False)
+        # Provisional: the statutory days off are known, the make-up workdays are not.
+        return YearView(
+            year=year,
+            holidays=sorted(calendar.provisional_holidays(year)),
+            workdays=[],
+            source=statutory.SOURCE if calendar.provisional_holidays(year) else None,
+            official=False,
+        )
     return YearView(
         year=year,
         holidays=sorted(schedule.holidays),

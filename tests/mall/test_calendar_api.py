@@ -19,9 +19,15 @@ async def test_2026_schedule_is_public_and_official(client) -> None:
     assert "2026-10-01" in body["holidays"] and "2026-02-15" in body["holidays"]
 
 
-async def test_unknown_year_is_not_official(client) -> None:
+async def test_unknown_year_is_not_official_but_keeps_its_statutory_holidays(client) -> None:
     body = (await client.get("/api/v1/calendar/years/2033")).json()
-    assert body == {"year": 2033, "holidays": [], "workdays": [], "source": None, "official": False}
+    assert body["official"] is False and body["workdays"] == []
+    assert "2033-01-01" in body["holidays"] and "2033-10-03" in body["holidays"]
+    assert len(body["holidays"]) in (12, 13) and "放假办法" in body["source"]
+    new_year = await client.get(
+        "/api/v1/calendar/working-days", params={"from": "2027-01-01", "to": "2027-01-01"}
+    )
+    assert new_year.json() == {"count": 0, "provisional": True}
 
 
 async def test_deadline_endpoint(client) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mall.calendar import statutory
 from mall.calendar.core import SHANGHAI, WorkCalendar, YearSchedule, schedule_problems
 from mall.calendar.official import packaged_schedules
 
@@ -83,15 +84,15 @@ def test_into_an_unknown_year_is_provisional_until_it_is_loaded() -> None:
     start = local("2026-12-30 10:00:00")
     guessed = CAL.deadline(start, 3)
     assert guessed.provisional
-    assert guessed.last_working_day == dt.date(2027, 1, 4)  # Mon-Fri fallback: Dec 31, Jan 1, Jan 4
+    # Statutory 元旦 is off even without a schedule: Dec 31, Jan 4, Jan 5.
+    assert guessed.last_working_day == dt.date(2027, 1, 5)
+    # A loaded schedule adds what cannot be computed, such as a make-up Saturday.
     schedule_2027 = YearSchedule(
-        2027,
-        frozenset({dt.date(2027, 1, 1), dt.date(2027, 1, 2), dt.date(2027, 1, 3)}),
-        frozenset(),
+        2027, frozenset({dt.date(2027, 1, 1)}), frozenset({dt.date(2027, 1, 2)})
     )
     exact = WorkCalendar({**packaged_schedules(), 2027: schedule_2027}).deadline(start, 3)
     assert not exact.provisional
-    assert exact.last_working_day == dt.date(2027, 1, 5)
+    assert exact.last_working_day == dt.date(2027, 1, 4)
 
 
 def test_within_a_known_year_is_not_provisional() -> None:
@@ -201,3 +202,65 @@ def test_monotonic_in_start_and_in_n(a: dt.datetime, b: dt.datetime, n: int, m: 
     assert CAL.deadline(early, n).due_at <= CAL.deadline(late, n).due_at
     small, big = sorted((n, m))
     assert CAL.deadline(a, small).due_at <= CAL.deadline(a, big).due_at
+
+
+# ---------------------------------------------------------------- statutory holidays
+
+
+def _without(year: int) -> WorkCalendar:
+    """The packaged calendar with one year's schedule left out (as if not loaded)."""
+    return WorkCalendar({y: s for y, s in packaged_schedules().items() if y != year})
+
+
+@pytest.mark.parametrize("year", range(statutory.FIRST_YEAR, 2027))
+def test_statutory_holidays_are_days_off_in_every_official_schedule(year: int) -> None:
+    """Computed from the 放假办法 in force that year, every statutory day is a day
+    off in the State Council's schedule the chinesecalendar package ships."""
+    days = statutory.statutory_holidays(year)
+    assert {d.year for d in days} == {year}
+    expected = 13 if year >= 2025 else 11  # fewer only when 中秋 falls in 国庆
+    assert len(days) in (expected, expected - 1)
+    assert [d for d in sorted(days) if CAL.is_working_day(d)] == []
+    # Without its schedule, the year keeps those days off.
+    provisional = _without(year)
+    assert [d for d in sorted(days) if provisional.is_working_day(d)] == []
+
+
+def test_the_2024_revision_dates() -> None:
+    """2026 (official) and 2027 (computed), as the 2024 revision names them."""
+    for year, names in {
+        2026: {
+            "元旦": ["2026-01-01"],
+            "春节": ["2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19"],
+            "清明": ["2026-04-05"],
+            "劳动节": ["2026-05-01", "2026-05-02"],
+            "端午": ["2026-06-19"],
+            "中秋": ["2026-09-25"],
+            "国庆": ["2026-10-01", "2026-10-02", "2026-10-03"],
+        },
+        2027: {
+            "元旦": ["2027-01-01"],
+            "春节": ["2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08"],
+            "清明": ["2027-04-05"],
+            "劳动节": ["2027-05-01", "2027-05-02"],
+            "端午": ["2027-06-09"],
+            "中秋": ["2027-09-15"],
+            "国庆": ["2027-10-01", "2027-10-02", "2027-10-03"],
+        },
+    }.items():
+        expected = {dt.date.fromisoformat(d) for days in names.values() for d in days}
+        assert statutory.statutory_holidays(year) == expected
+    # Under the 2013 revision: no 除夕, one day for 劳动节.
+    assert dt.date(2024, 2, 9) not in statutory.statutory_holidays(2024)  # 除夕 2024
+    assert dt.date(2024, 5, 2) not in statutory.statutory_holidays(2024)
+
+
+def test_a_provisional_year_keeps_its_statutory_holidays() -> None:
+    assert not CAL.is_official(2027)
+    new_year = dt.date(2027, 1, 1)  # a Friday
+    assert new_year.weekday() == 4 and not CAL.is_working_day(new_year)
+    assert not CAL.is_working_day(dt.date(2027, 2, 8))  # 正月初三, a Monday
+    assert not CAL.is_working_day(dt.date(2027, 10, 1))
+    assert CAL.is_working_day(dt.date(2027, 1, 4))
+    assert CAL.count_working_days(dt.date(2027, 10, 1), dt.date(2027, 10, 8)) == (5, True)
+    assert not CAL.is_working_day(dt.date(2040, 10, 1)) and CAL.is_working_day(dt.date(2040, 10, 8))

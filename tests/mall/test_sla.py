@@ -182,14 +182,13 @@ async def test_loading_next_year_recomputes_provisional_clocks(
     _subject, clock = await _start(
         session_maker, settings, "2026-12-30 10:00:00", kind="payment", days=3
     )
-    assert clock.provisional and clock.due_at == local(
-        "2027-01-05 00:00:00"
-    )  # Dec 31, Jan 1, Jan 4
+    # Dec 31, Jan 4, Jan 5: statutory 元旦 is off even before the schedule is loaded.
+    assert clock.provisional and clock.due_at == local("2027-01-06 00:00:00")
     response = await client.put(
         "/api/v1/calendar/years/2027",
         json={
-            "holidays": ["2027-01-01", "2027-01-02", "2027-01-03"],
-            "workdays": [],
+            "holidays": ["2027-01-01"],
+            "workdays": ["2027-01-02"],
             "source": "test",
         },
         headers=signed_in[OrgKind.OPERATOR],
@@ -209,7 +208,7 @@ async def test_loading_next_year_recomputes_provisional_clocks(
             )
         ).all()
     assert not exact.provisional
-    assert exact.due_at == local("2027-01-06 00:00:00")  # Dec 31, Jan 4, Jan 5
+    assert exact.due_at == local("2027-01-05 00:00:00")  # Dec 31, make-up Jan 2, Jan 4
     assert len(recomputed) == 1
 
 
