@@ -49,6 +49,10 @@ CHANGEABLE_STATUSES = (
     "invoiced",
     "invoice_received",
 )
+# A termination (项目终止) ends a contract before it is performed: until the
+# goods are shipped. After that the goods are with the unit or on their way,
+# and a return (合同订单退回) sends them, or some quantities, back.
+TERMINABLE_STATUSES = ("placed", "confirmed")
 
 
 def _now() -> dt.datetime:
@@ -73,6 +77,23 @@ class ChangeRequestInput:
     scope: str = "order"  # or "lines", naming them in ``lines``
     lines: list[LineChange] | None = None
     attachments: list[dict[str, str]] | None = None
+
+
+def require_terminable(order: PurchaseOrder, change_type: str) -> None:
+    """Refuse a termination of an order whose goods have been shipped: 409
+    ``order.termination_after_shipment`` naming the return as the way."""
+    if change_type != "termination" or order.status in TERMINABLE_STATUSES:
+        return
+    raise ConflictError(
+        f"The order is {order.status}: its goods have been shipped, so the contract can no "
+        "longer be terminated; ask for a return (type return) of the goods or of the "
+        "quantities sent back.",
+        code="order.termination_after_shipment",
+        title="订单已发货，不能项目终止，请申请合同订单退回",
+        current_status=order.status,
+        terminable_statuses=list(TERMINABLE_STATUSES),
+        use_type="return",
+    )
 
 
 def _not_found() -> NotFoundError:
@@ -152,6 +173,7 @@ async def submit(
             current_status=order.status,
             allowed=list(CHANGEABLE_STATUSES),
         )
+    require_terminable(order, data.type)
     pending = await session.scalar(
         select(OrderChangeRequest.id).where(
             OrderChangeRequest.order_id == order.id, OrderChangeRequest.status.in_(OPEN_STATUSES)
@@ -456,6 +478,8 @@ async def approve(
             title="订单当前状态不能退回或终止",
             current_status=order.status,
         )
+    # The supplier may have shipped while the termination waited: refused now too.
+    require_terminable(order, request.type)
     now = _now()
     lines = {line.id: line for line in await orders.lines_of(session, order.id)}
     taken: list[tuple[OrderLine, int]] = []

@@ -651,6 +651,58 @@ async def test_whole_order_termination_and_rejection(
     assert (await change(client, parties, oid)).status_code == 409
 
 
+async def test_a_shipped_order_is_returned_not_terminated(
+    client, parties, session_maker, signed_in
+) -> None:
+    """A delivered order's termination is refused when asked (the unit keeps the
+    goods, the contract would read 0.00); a return is the way."""
+    operator = signed_in[OrgKind.OPERATOR]
+    for until in ("ship", "deliver", "accept"):
+        oid = (await place(client, parties, quantity=2))["id"]
+        for action in ("confirm", "ship", "deliver", "request-acceptance"):
+            assert (await act(client, parties.seller, oid, action)).status_code == 200
+            if action == until:
+                break
+        if until == "accept":
+            assert (await act(client, parties.buyer, oid, "accept")).status_code == 200
+        refused = await change(client, parties, oid)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert problem["code"] == "order.termination_after_shipment"
+        assert problem["use_type"] == "return" and "return" in problem["detail"]
+        assert problem["current_status"] != "confirmed"
+        assert "退回" in problem["title"]
+    # A return of the delivered order takes the goods back instead.
+    returned = await change(client, parties, oid, type="return", reason="demand_changed")
+    assert returned.status_code == 201, returned.text
+    approved = await client.post(f"{QUEUE}/{returned.json()['id']}/approve", headers=operator)
+    assert approved.status_code == 200 and approved.json()["outcome"]["order_status"] == "returned"
+
+
+async def test_a_termination_shipped_meanwhile_is_not_approved(
+    client, parties, session_maker, signed_in
+) -> None:
+    operator = signed_in[OrgKind.OPERATOR]
+    oid = (await place(client, parties, quantity=4))["id"]
+    assert (await act(client, parties.seller, oid, "confirm")).status_code == 200
+    cid = (await change(client, parties, oid)).json()["id"]
+    # The supplier ships and delivers while the termination waits for the operator.
+    for action in ("ship", "deliver"):
+        assert (await act(client, parties.seller, oid, action)).status_code == 200
+    refused = await client.post(f"{QUEUE}/{cid}/approve", headers=operator)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "order.termination_after_shipment"
+    detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()
+    assert detail["status"] == "delivered" and detail["total_amount"] == "100.00"
+    assert detail["lines"][0]["cancelled_quantity"] == 0
+    assert await stock_of(session_maker, parties.listing_id) == 96
+    # The operator rejects it; the unit may then ask for a return.
+    rejected = await client.post(
+        f"{QUEUE}/{cid}/reject", json={"reason": "已发货，请申请退回"}, headers=operator
+    )
+    assert rejected.status_code == 200
+
+
 async def test_change_request_validation(client, parties) -> None:
     oid = (await place(client, parties, quantity=2))["id"]
     line_id = (await client.get(f"{ORDERS}/{oid}", headers=parties.buyer)).json()["lines"][0]["id"]
