@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -157,11 +158,15 @@ class StandingOut(msgspec.Struct):
 class DocumentOut(msgspec.Struct):
     id: uuid.UUID
     kind: str
+    kind_name_zh: str
     media_type: str
     size_bytes: int
     sha256: str
     original_name: str
+    valid_from: dt.date
     valid_until: dt.date
+    # Past valid_until (Beijing time): the supplier must upload a newer one.
+    expired: bool
     uploaded_at: dt.datetime
 
 
@@ -171,11 +176,19 @@ class DocumentsOut(msgspec.Struct):
     blocking: list[str]
 
 
+class ApplicationDetailOut(ApplicationOut):
+    """An application as its verifier sees it: with the supplier's current documents."""
+
+    documents: DocumentsOut
+
+
 @dataclass
 class DocumentUpload:
     kind: str
     valid_until: dt.date
     file: UploadFile
+    # The document's issue date; the upload day when left out.
+    valid_from: dt.date | None = field(default=None)
 
 
 class CreditImportOut(msgspec.Struct):
@@ -187,12 +200,39 @@ def _document_out(d: SupplierDocument) -> DocumentOut:
     return DocumentOut(
         id=d.id,
         kind=d.kind,
+        kind_name_zh=documents.DOCUMENT_NAMES_ZH[d.kind],
         media_type=d.media_type,
         size_bytes=d.size_bytes,
         sha256=d.sha256,
         original_name=d.original_name,
+        valid_from=d.valid_from,
         valid_until=d.valid_until,
+        expired=documents.is_expired(d),
         uploaded_at=d.created_at,
+    )
+
+
+def _documents_out(found: documents.DocumentStatus) -> DocumentsOut:
+    return DocumentsOut(
+        documents=[_document_out(d) for d in found.current],
+        expiring_soon=found.expiring_soon,
+        blocking=found.blocking,
+    )
+
+
+def _document_download(request: Request[Any, Any, Any], document: SupplierDocument) -> Response:
+    """The file with its media type, offered for saving under its name."""
+    content = FileStore(request.app.state.settings.mall.files_dir).get(document.sha256)
+    fallback, name = documents.download_name(document)
+    return Response(
+        content,
+        media_type=document.media_type,
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+            ),
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -266,12 +306,7 @@ class SupplierController(Controller):
 
     @get("/documents", guards=[requires(OrgKind.SUPPLIER)], summary="Your qualification documents")
     async def list_documents(self, request: Request, db_session: DbSession) -> DocumentsOut:
-        found = await documents.status(db_session, current_principal(request).org_id)
-        return DocumentsOut(
-            documents=[_document_out(d) for d in found.current],
-            expiring_soon=found.expiring_soon,
-            blocking=found.blocking,
-        )
+        return _documents_out(await documents.status(db_session, current_principal(request).org_id))
 
     @post(
         "/documents",
@@ -290,6 +325,7 @@ class SupplierController(Controller):
             current_principal(request),
             kind=data.kind,
             valid_until=data.valid_until,
+            valid_from=data.valid_from,
             filename=data.file.filename or "document",
             content=content,
             max_bytes=settings.mall.document_max_bytes,
@@ -305,8 +341,7 @@ class SupplierController(Controller):
         self, request: Request, document_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:
         document = await documents.get_own(db_session, current_principal(request), document_id)
-        content = FileStore(request.app.state.settings.mall.files_dir).get(document.sha256)
-        return Response(content, media_type=document.media_type)
+        return _document_download(request, document)
 
     @post(
         "/withdraw", guards=[requires(OrgKind.SUPPLIER)], status_code=200, summary="Leave the mall"
@@ -342,12 +377,43 @@ class OperatorSupplierController(Controller):
     ) -> list[ApplicationOut]:
         return [_application_out(a, c) for a, c in await service.queue(db_session, status, limit)]
 
-    @get("/supplier-applications/{application_id:uuid}", guards=[operators_and_regulators])
+    @get(
+        "/supplier-applications/{application_id:uuid}",
+        guards=[operators_and_regulators],
+        summary="An application with the supplier's documents and their validity",
+    )
     async def get_application(
         self, application_id: FromPath[uuid.UUID], db_session: DbSession
-    ) -> ApplicationOut:
+    ) -> ApplicationDetailOut:
         application = await service.get_application(db_session, application_id)
-        return await _with_clock(db_session, application)
+        out = await _with_clock(db_session, application)
+        found = await documents.status_of_supplier(db_session, application.org_id)
+        return ApplicationDetailOut(**msgspec.structs.asdict(out), documents=_documents_out(found))
+
+    @get(
+        "/suppliers/{org_id:uuid}/documents",
+        guards=[operators_and_regulators],
+        summary="A supplier's current qualification documents and their validity",
+    )
+    async def supplier_documents(
+        self, org_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> DocumentsOut:
+        return _documents_out(await documents.status_of_supplier(db_session, org_id))
+
+    @get(
+        "/suppliers/{org_id:uuid}/documents/{document_id:uuid}/content",
+        guards=[operators_and_regulators],
+        summary="Download a supplier's document (current or superseded)",
+    )
+    async def supplier_document_content(
+        self,
+        request: Request,
+        org_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        db_session: DbSession,
+    ) -> Response[bytes]:
+        document = await documents.get_of_supplier(db_session, org_id, document_id)
+        return _document_download(request, document)
 
     @post(
         "/supplier-applications/{application_id:uuid}/approve",

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
-from mall.auth.models import Organisation
+from mall.auth.models import Organisation, OrgKind
 from mall.auth.principal import Principal
 from mall.calendar.core import SHANGHAI
 from mall.errors import InvalidError, NotFoundError
@@ -58,6 +58,7 @@ async def upload(
     *,
     kind: str,
     valid_until: dt.date,
+    valid_from: dt.date | None = None,
     filename: str,
     content: bytes,
     max_bytes: int,
@@ -75,8 +76,13 @@ async def upload(
         errors.append(
             {"field": "file", "message": "not a PDF, JPEG or PNG file (checked by content)"}
         )
-    if valid_until < _today():
+    today = _today()
+    if valid_until < today:
         errors.append({"field": "valid_until", "message": "already expired"})
+    if valid_from is not None and valid_from > today:
+        errors.append({"field": "valid_from", "message": "in the future: not valid yet"})
+    elif valid_from is not None and valid_from > valid_until:
+        errors.append({"field": "valid_from", "message": "after valid_until"})
     if errors:
         raise InvalidError(
             "The document was refused; see errors.",
@@ -103,6 +109,7 @@ async def upload(
         media_type=media_type,
         size_bytes=len(content),
         original_name=filename[:255],
+        valid_from=valid_from or today,
         valid_until=valid_until,
         uploaded_by=principal.user_id,
     )
@@ -118,6 +125,7 @@ async def upload(
             "document_id": document.id,
             "kind": kind,
             "sha256": digest,
+            "valid_from": document.valid_from,
             "valid_until": valid_until,
         },
     )
@@ -151,6 +159,57 @@ async def status(session: AsyncSession, org_id: uuid.UUID) -> DocumentStatus:
         elif (until - today).days <= EXPIRING_WITHIN_DAYS:
             expiring.append(kind)
     return DocumentStatus(current=current, expiring_soon=expiring, blocking=blocking)
+
+
+def is_expired(document: SupplierDocument, today: dt.date | None = None) -> bool:
+    """Past its last valid day (Beijing time)."""
+    return document.valid_until < (today or _today())
+
+
+def _supplier_not_found() -> NotFoundError:
+    return NotFoundError("No such supplier.", code="supplier.not_found", title="未找到该供应商")
+
+
+async def status_of_supplier(session: AsyncSession, org_id: uuid.UUID) -> DocumentStatus:
+    """The current documents of a supplier organisation (applicants included), for
+    the operators and regulators who verify them; any other organisation is 404."""
+    kind = await session.scalar(select(Organisation.kind).where(Organisation.id == org_id))
+    if kind != OrgKind.SUPPLIER.value:
+        raise _supplier_not_found()
+    return await status(session, org_id)
+
+
+async def get_of_supplier(
+    session: AsyncSession, org_id: uuid.UUID, document_id: uuid.UUID
+) -> SupplierDocument:
+    """A document of that supplier (current or superseded); another one's is 404."""
+    document = (
+        await session.scalars(
+            select(SupplierDocument)
+            .join(Organisation, Organisation.id == SupplierDocument.org_id)
+            .where(
+                SupplierDocument.id == document_id,
+                SupplierDocument.org_id == org_id,
+                Organisation.kind == OrgKind.SUPPLIER.value,
+            )
+        )
+    ).one_or_none()
+    if document is None:
+        raise NotFoundError(
+            "No such document.", code="supplier.document_not_found", title="未找到该文件"
+        )
+    return document
+
+
+def download_name(document: SupplierDocument) -> tuple[str, str]:
+    """The file name to offer: an ASCII fallback and the original (UTF-8) name."""
+    extension = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}[
+        document.media_type
+    ]
+    original = "".join(c for c in document.original_name if c.isprintable() and c not in '"\\/')
+    if not original.lower().endswith(extension):
+        original = f"{original or document.kind}{extension}"
+    return f"{document.kind}-{document.valid_until.isoformat()}{extension}", original
 
 
 async def get_own(

@@ -101,6 +101,7 @@ class SupplierDocument(UUIDv7AuditBase):
     __tablename__ = "supplier_document"
     __table_args__ = (
         CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind_known"),
+        CheckConstraint("valid_from <= valid_until", name="validity_ordered"),
         CheckConstraint(
             _in("media_type", ("application/pdf", "image/jpeg", "image/png")),
             name="media_type_known",
@@ -119,6 +120,9 @@ class SupplierDocument(UUIDv7AuditBase):
     media_type: Mapped[str] = mapped_column(String(32))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     original_name: Mapped[str] = mapped_column(String(255))
+    # The first day the document counts: the date the supplier states (issue
+    # date), else the day it was uploaded (Beijing time).
+    valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_until: Mapped[dt.date] = mapped_column(Date)
     uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
     # Set when a newer document of the same kind replaces this one.

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from mall.audit.models import AuditEvent
 from mall.auth.models import Organisation, OrgKind, User, supplier_category
+from mall.calendar.core import SHANGHAI
 from mall.sla.models import SlaClock
 from mall.suppliers import commitment
 from mall.suppliers.jobs import recheck_suppliers_against_credit_lists
-from mall.suppliers.models import CommitmentAcceptance, OperatorCase
+from mall.suppliers.models import CommitmentAcceptance, OperatorCase, SupplierDocument
 from mall.suppliers.uscc import ALPHABET, check_character
 
 APPLY = "/api/v1/suppliers/applications"
@@ -423,6 +424,120 @@ async def test_documents(client) -> None:
     ).status_code == 404
 
 
+async def test_operators_and_regulators_verify_the_documents(
+    client, signed_in, make_account, login
+) -> None:
+    body = application()
+    created = (await client.post(APPLY, json=body)).json()
+    headers = await supplier_headers(client, body)
+    later = (dt.date.today() + dt.timedelta(days=300)).isoformat()
+    issued = (dt.date.today() - dt.timedelta(days=40)).isoformat()
+    licence = await client.post(
+        "/api/v1/suppliers/documents",
+        headers=headers,
+        data={"kind": "business_licence", "valid_until": later, "valid_from": issued},
+        files={"file": ("营业执照 2026.pdf", PDF, "application/pdf")},
+    )
+    assert licence.status_code == 201, licence.text
+    assert licence.json()["valid_from"] == issued and licence.json()["expired"] is False
+    proof = await client.post(
+        "/api/v1/suppliers/documents",
+        headers=headers,
+        data={"kind": "tax_payment_proof", "valid_until": later},
+        files={"file": ("proof.png", PNG, "image/png")},
+    )
+    assert proof.json()["valid_from"] == dt.datetime.now(SHANGHAI).date().isoformat()
+    future = await client.post(
+        "/api/v1/suppliers/documents",
+        headers=headers,
+        data={
+            "kind": "financial_report",
+            "valid_until": later,
+            "valid_from": (dt.date.today() + dt.timedelta(days=5)).isoformat(),
+        },
+        files={"file": ("r.pdf", PDF, "application/pdf")},
+    )
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "valid_from"
+    org_id = await client.get(f"{QUEUE}/{created['id']}", headers=signed_in[OrgKind.OPERATOR])
+    org_id = org_id.json()["org_id"]
+    documents_path = f"/api/v1/operator/suppliers/{org_id}/documents"
+    content_path = f"{documents_path}/{licence.json()['id']}/content"
+
+    for kind in (OrgKind.OPERATOR, OrgKind.REGULATOR):
+        viewer = signed_in[kind]
+        listed = await client.get(documents_path, headers=viewer)
+        assert listed.status_code == 200, listed.text
+        found = {d["kind"]: d for d in listed.json()["documents"]}
+        assert set(found) == {"business_licence", "tax_payment_proof"}
+        assert found["business_licence"]["valid_from"] == issued
+        assert found["business_licence"]["valid_until"] == later
+        assert found["business_licence"]["expired"] is False
+        assert found["business_licence"]["kind_name_zh"] == "营业执照"
+        assert set(listed.json()["blocking"]) == {"financial_report", "social_security_proof"}
+        downloaded = await client.get(content_path, headers=viewer)
+        assert downloaded.status_code == 200 and downloaded.content == PDF
+        assert downloaded.headers["content-type"] == "application/pdf"
+        disposition = downloaded.headers["content-disposition"]
+        assert (
+            disposition.startswith("attachment;") and 'filename="business_licence-' in disposition
+        )
+        assert "filename*=UTF-8''%E8%90%A5%E4%B8%9A%E6%89%A7%E7%85%A7%202026.pdf" in disposition
+        png = await client.get(f"{documents_path}/{proof.json()['id']}/content", headers=viewer)
+        assert png.headers["content-type"] == "image/png"
+        # The application's detail lists the same documents with their validity.
+        detail = (await client.get(f"{QUEUE}/{created['id']}", headers=viewer)).json()
+        assert {d["kind"] for d in detail["documents"]["documents"]} == set(found)
+        assert detail["documents"]["documents"][0]["valid_until"] == later
+
+    # Suppliers and purchasers are refused; another supplier's document, or an
+    # organisation that is not a supplier, answers 404.
+    other = application()
+    await client.post(APPLY, json=other)
+    stranger = await supplier_headers(client, other)
+    purchaser = signed_in[OrgKind.PURCHASER]
+    for path in (documents_path, content_path):
+        assert (await client.get(path, headers=headers)).status_code == 403
+        assert (await client.get(path, headers=stranger)).status_code == 403
+        assert (await client.get(path, headers=purchaser)).status_code == 403
+    operator = signed_in[OrgKind.OPERATOR]
+    stranger_org = (await client.get("/api/v1/suppliers/application", headers=stranger)).json()[
+        "org_id"
+    ]
+    crossed = f"/api/v1/operator/suppliers/{stranger_org}/documents/{licence.json()['id']}/content"
+    missing = await client.get(crossed, headers=operator)
+    assert missing.status_code == 404 and missing.json()["code"] == "supplier.document_not_found"
+    buyer_org = (await make_account(OrgKind.PURCHASER)).user.org_id
+    not_supplier = await client.get(
+        f"/api/v1/operator/suppliers/{buyer_org}/documents", headers=operator
+    )
+    assert not_supplier.status_code == 404 and not_supplier.json()["code"] == "supplier.not_found"
+    unknown = await client.get(
+        f"/api/v1/operator/suppliers/{uuid.uuid4()}/documents", headers=operator
+    )
+    assert unknown.status_code == 404
+
+
+async def test_an_expired_document_is_listed_as_expired(client, signed_in, session_maker) -> None:
+    body = application()
+    created = (await client.post(APPLY, json=body)).json()
+    headers = await supplier_headers(client, body)
+    up = await client.post(
+        "/api/v1/suppliers/documents",
+        headers=headers,
+        data={"kind": "social_security_proof", "valid_until": "2030-01-01"},
+        files={"file": ("s.pdf", PDF, "application/pdf")},
+    )
+    async with session_maker() as session, session.begin():
+        document = await session.get(SupplierDocument, uuid.UUID(up.json()["id"]))
+        document.valid_from, document.valid_until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
+    detail = (
+        await client.get(f"{QUEUE}/{created['id']}", headers=signed_in[OrgKind.OPERATOR])
+    ).json()
+    (listed,) = detail["documents"]["documents"]
+    assert listed["expired"] is True and listed["valid_until"] == "2025-01-01"
+    assert "social_security_proof" in detail["documents"]["blocking"]
+
+
 async def test_oversize_document(client, settings) -> None:
     body = application()
     await client.post(APPLY, json=body)
@@ -506,15 +621,23 @@ async def test_supplier_statistics(client, signed_in) -> None:
         assert (
             await client.get("/api/v1/stats/suppliers", headers=signed_in[kind])
         ).status_code == 403
+    assert (await client.post(APPLY, json=application())).status_code == 201
     stats = (
         await client.get("/api/v1/stats/suppliers", headers=signed_in[OrgKind.REGULATOR])
     ).json()
-    assert stats["total"] >= 1
-    assert stats["in_region_share"] == round(100 * stats["in_region"] / stats["total"], 2)
-    assert stats["individual_business_share"] == round(
-        100 * stats["individual_business"] / stats["total"], 2
+    assert "total" not in stats and "by_status" not in stats
+    assert stats["active"] >= 1
+    assert stats["active_in_region_share"] == round(
+        100 * stats["active_in_region"] / stats["active"], 2
     )
-    assert stats["by_status"]["active"] == stats["total"]
+    assert stats["active_individual_business_share"] == round(
+        100 * stats["active_individual_business"] / stats["active"], 2
+    )
+    # The figures add up: every registered supplier is counted once, in its status.
+    assert stats["registered_by_status"]["active"] == stats["active"]
+    assert stats["registered_by_status"]["pending"] >= 1
+    assert stats["registered"] == sum(stats["registered_by_status"].values())
+    assert stats["registered"] > stats["active"]
 
 
 async def test_a_rejected_supplier_may_apply_again_as_the_same_organisation(
