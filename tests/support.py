@@ -58,3 +58,16 @@ async def put_on_sale(session_maker: Any, listing_id: str) -> None:
         row = await session.get(Listing, uuid.UUID(listing_id))
         row.live_revision_id, row.status = row.current_revision_id, "approved"
         (await session.get(ListingRevision, row.current_revision_id)).status = "approved"
+
+
+async def reveal_time_reached(session_maker: Any, check_id: str) -> str:
+    """Move a spot check's committed reveal time to now, as if the hour had passed;
+    returns the new reveal time (ISO 8601)."""
+    import datetime as dt
+
+    from mall.spotchecks.models import SpotCheck
+
+    moment = dt.datetime.now(dt.UTC)
+    async with session_maker() as session, session.begin():
+        (await session.get(SpotCheck, uuid.UUID(check_id))).reveal_after = moment
+    return moment.isoformat()

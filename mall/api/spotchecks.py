@@ -25,6 +25,8 @@ class SpotCheckIn(msgspec.Struct, forbid_unknown_fields=True):
     inspector_count: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
     inspector_pool: list[uuid.UUID] | None = None
     filters: dict[str, Any] = msgspec.field(default_factory=dict)
+    # When the seed may be revealed: at least an hour from now (the default).
+    reveal_after: dt.datetime | None = None
 
 
 class RevealIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +64,9 @@ class SpotCheckOut(msgspec.Struct):
     algorithm: str
     seed_sha256: str
     seed: str | None
+    reveal_after: dt.datetime | None
+    beacon_audit_id: int | None
+    beacon_hash: str | None
     population_ids: list[str]
     population_sha256: str
     inspector_pool: list[str]
@@ -84,6 +89,9 @@ def spot_check_out(check: SpotCheck, items: list[SpotCheckItem] | Any) -> SpotCh
         algorithm=service.ALGORITHM,
         seed_sha256=check.seed_sha256,
         seed=check.seed,
+        reveal_after=check.reveal_after,
+        beacon_audit_id=check.beacon_audit_id,
+        beacon_hash=check.beacon_hash,
         population_ids=check.population_ids,
         population_sha256=check.population_sha256,
         inspector_pool=check.inspector_pool,
@@ -108,7 +116,11 @@ class SpotCheckController(Controller):
     tags = ["spot checks"]
     guards = [requires(OrgKind.REGULATOR)]
 
-    @post("/", summary="Define a draw: commit to the seed's SHA-256; the population is snapshotted")
+    @post(
+        "/",
+        summary="Define a draw: commit to the seed's SHA-256 and a reveal time at least an hour "
+        "later; the population is snapshotted",
+    )
     async def define(
         self, request: Request, data: JSONBody[SpotCheckIn], db_session: DbSession
     ) -> SpotCheckOut:
@@ -122,6 +134,7 @@ class SpotCheckController(Controller):
             inspector_count=data.inspector_count,
             inspector_pool=data.inspector_pool,
             seed_sha256=data.seed_sha256,
+            reveal_after=data.reveal_after,
         )
         return spot_check_out(check, [])
 
@@ -137,7 +150,11 @@ class SpotCheckController(Controller):
             for c in await service.listing(db_session, limit, offset)
         ]
 
-    @post("/{check_id:uuid}/reveal", status_code=200, summary="Reveal the seed and draw")
+    @post(
+        "/{check_id:uuid}/reveal",
+        status_code=200,
+        summary="Reveal the seed (from reveal_after on) and draw with the audit beacon",
+    )
     async def reveal(
         self,
         request: Request,

@@ -1,11 +1,15 @@
 """The spot-check draw as a pure function: anyone can recompute it.
 
-Given a secret seed (revealed after the draw is defined), a population (a list
-of ids, published with its SHA-256 before the reveal) and a sample size k:
+Given a secret seed (revealed after the draw is defined), a beacon (a value
+nobody knew when the seed was committed: the audit chain's head at the reveal
+time fixed at commit), a population (a list of ids, published with its
+SHA-256 before the reveal) and a sample size k:
 
+0. the draw key is ``seed + ":" + beacon`` (the seed alone for draws made
+   before beacons were used);
 1. the population is the sorted list of distinct ids (as text, ascending by
    their UTF-8 bytes);
-2. each id gets the key ``HMAC-SHA256(key=seed (UTF-8), msg=label + ":" + id (UTF-8))``
+2. each id gets the key ``HMAC-SHA256(key=draw key (UTF-8), msg=label + ":" + id (UTF-8))``
    in lowercase hex, where ``label`` is ``"item"`` for the subjects and
    ``"inspector"`` for the inspectors;
 3. the k ids with the smallest keys are drawn, in ascending key order (a tie,
@@ -25,7 +29,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 
-__all__ = ["assign", "commitment", "digest", "draw", "key", "normalise"]
+__all__ = ["assign", "commitment", "digest", "draw", "draw_key", "key", "normalise"]
 
 
 def normalise(ids: Iterable[str]) -> list[str]:
@@ -41,6 +45,14 @@ def digest(ids: Iterable[str]) -> str:
 def commitment(seed: str) -> str:
     """SHA-256 of the seed (hex): published before the seed itself."""
     return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def draw_key(seed: str, beacon: str | None) -> str:
+    """The HMAC key of a draw: the seed mixed with the beacon (the seed alone without one).
+
+    The regulator committed to the seed before the beacon existed, so it cannot
+    try seeds offline until one picks or spares a given subject."""
+    return seed if beacon is None else f"{seed}:{beacon}"
 
 
 def key(seed: str, label: str, item_id: str) -> str:

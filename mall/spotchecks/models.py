@@ -8,7 +8,16 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +55,14 @@ class SpotCheck(UUIDv7AuditBase):
     status: Mapped[str] = mapped_column(String(16), default="committed")
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
     regulator_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
+    # Fixed at commit, at least an hour later: the seed may be revealed from
+    # then on, and the draw mixes in the audit chain's head at that time.
+    # None for draws revealed before beacons were used (the seed alone).
+    reveal_after: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )
+    beacon_audit_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    beacon_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     revealed_at: Mapped[dt.datetime | None] = mapped_column(
         DateTimeUTC(timezone=True), default=None
     )

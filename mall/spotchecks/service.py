@@ -2,9 +2,13 @@
 
 A regulator defines a draw with the SHA-256 of a secret seed; the population
 (and the inspector pool) is snapshotted and published with its digest at once.
-Revealing the seed checks it against the commitment, then draws the items and
-inspectors with ``mall.spotchecks.draw``, which anyone can run on the
-published data to get the same selection.
+The commitment fixes a reveal time at least an hour later; the seed may be
+revealed from then on, and the draw mixes it with the audit chain's head at
+that time (the beacon), which nobody knew when the seed was committed: a seed
+cannot be tried offline until it picks or spares a subject. Revealing checks
+the seed against the commitment, then draws the items and inspectors with
+``mall.spotchecks.draw``, which anyone can run on the published data to get
+the same selection.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, select
+from sqlalchemy import String, cast, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Listing
 from mall import audit
+from mall.audit.service import AUDIT_LOCK_KEY, GENESIS_HASH
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User
 from mall.auth.principal import Principal
 from mall.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -29,8 +34,15 @@ from mall.spotchecks.models import SpotCheck, SpotCheckItem
 
 SUBJECT = "spot_check"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The least time between the commitment and the reveal.
+MIN_REVEAL_DELAY = dt.timedelta(hours=1)
+MAX_REVEAL_DELAY = dt.timedelta(days=366)
 ALGORITHM = (
-    "population = distinct ids sorted by UTF-8 bytes; key(id) = HMAC-SHA256(key=seed, "
+    "draw key = seed + ':' + beacon_hash (the seed alone when beacon_hash is null), where "
+    "beacon_hash is the hash of audit event beacon_audit_id, the last one recorded before "
+    "reveal_after by anyone but the defining regulator's organisation (64 zeros when there "
+    "is none); "
+    "population = distinct ids sorted by UTF-8 bytes; key(id) = HMAC-SHA256(key=draw key, "
     "msg='item:' + id) in hex; the sample_size ids with the smallest keys, smallest first. "
     "Inspectors likewise from the pool with msg='inspector:' + user id; item i goes to "
     "inspector i mod inspector_count. population_sha256 = SHA-256 of the sorted ids joined "
@@ -204,9 +216,27 @@ async def define(
     inspector_count: int,
     inspector_pool: list[uuid.UUID] | None,
     seed_sha256: str,
+    reveal_after: dt.datetime | None = None,
 ) -> SpotCheck:
-    """Commit to a seed and snapshot the population and inspectors."""
+    """Commit to a seed and a reveal time, and snapshot the population and inspectors."""
     parsed = parse_filters(population, filters)
+    now = _now()
+    if reveal_after is None:
+        reveal_after = now + MIN_REVEAL_DELAY
+    elif reveal_after.tzinfo is None:
+        raise InvalidError(
+            "reveal_after needs a time zone.",
+            code="spotcheck.reveal_time_invalid",
+            title="公布时间无效",
+            errors=_field("reveal_after", "a time with its offset, e.g. +08:00"),
+        )
+    elif not now + MIN_REVEAL_DELAY <= reveal_after <= now + MAX_REVEAL_DELAY:
+        raise InvalidError(
+            "The reveal time must be at least an hour and at most a year after now.",
+            code="spotcheck.reveal_time_invalid",
+            title="公布时间须在发起抽查至少1小时之后、1年之内",
+            errors=_field("reveal_after", "from 1 hour to 366 days after now"),
+        )
     ids = draw.normalise(await _population(session, population, parsed))
     pool_query = (
         select(cast(User.id, String))
@@ -247,6 +277,8 @@ async def define(
         inspector_pool=pool,
         inspector_pool_sha256=draw.digest(pool),
         seed_sha256=seed_sha256.lower(),
+        reveal_after=reveal_after,
+        created_at=now,  # the commitment's time, from which the delay counts
         status="committed",
         created_by=principal.user_id,
         regulator_org_id=principal.org_id,
@@ -266,10 +298,39 @@ async def define(
             "population_sha256": check.population_sha256,
             "inspector_pool_sha256": check.inspector_pool_sha256,
             "seed_sha256": check.seed_sha256,
+            "reveal_after": reveal_after,
             "sample_size": sample_size,
         },
     )
     return check
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def beacon_at(
+    session: AsyncSession, moment: dt.datetime, regulator_org_id: uuid.UUID
+) -> tuple[int, str]:
+    """The audit chain's head at ``moment`` as others made it: the id and hash of
+    the last event recorded before it by anyone but the regulator's organisation
+    ((0, 64 zeros) when there is none). The regulator knows its seed, so its own
+    last-minute events could otherwise be repeated until the draw suits it.
+
+    Read under the audit chain's lock: every transaction that appended before
+    has committed, and every later append records a time after ``moment``, so
+    the answer never changes once ``moment`` has passed."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    row = (
+        await session.execute(
+            text(
+                "SELECT id, hash FROM audit_event WHERE occurred_at < :moment"
+                " AND actor_org_id IS DISTINCT FROM :org ORDER BY id DESC LIMIT 1"
+            ),
+            {"moment": moment, "org": regulator_org_id},
+        )
+    ).one_or_none()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
 async def get(session: AsyncSession, check_id: uuid.UUID, *, lock: bool = False) -> SpotCheck:
@@ -306,8 +367,21 @@ async def reveal(
             title="种子与已公布的哈希值不符",
             errors=_field("seed", "SHA-256 differs from seed_sha256"),
         )
-    items = draw.draw(seed, check.population_ids, check.sample_size)
-    inspectors = draw.draw(seed, check.inspector_pool, check.inspector_count, label="inspector")
+    now = _now()
+    if check.reveal_after is not None and now < check.reveal_after:
+        raise ConflictError(
+            f"The seed may be revealed from {check.reveal_after.isoformat()}, as committed.",
+            code="spotcheck.reveal_too_early",
+            title="未到抽查承诺的公布时间",
+            reveal_after=check.reveal_after.isoformat(),
+        )
+    if check.reveal_after is not None:
+        check.beacon_audit_id, check.beacon_hash = await beacon_at(
+            session, check.reveal_after, check.regulator_org_id
+        )
+    key = draw.draw_key(seed, check.beacon_hash)
+    items = draw.draw(key, check.population_ids, check.sample_size)
+    inspectors = draw.draw(key, check.inspector_pool, check.inspector_count, label="inspector")
     for rank, (item_id, inspector) in enumerate(draw.assign(items, inspectors)):
         session.add(
             SpotCheckItem(
@@ -317,7 +391,7 @@ async def reveal(
                 inspector_user_id=uuid.UUID(inspector),
             )
         )
-    check.seed, check.status, check.revealed_at = seed, "revealed", dt.datetime.now(dt.UTC)
+    check.seed, check.status, check.revealed_at = seed, "revealed", now
     await session.flush()
     await audit.record(
         session,
@@ -325,7 +399,13 @@ async def reveal(
         action="spot_check.revealed",
         subject_type=SUBJECT,
         subject_id=check.id,
-        after={"seed": seed, "items": items, "inspectors": inspectors},
+        after={
+            "seed": seed,
+            "beacon_audit_id": check.beacon_audit_id,
+            "beacon_hash": check.beacon_hash,
+            "items": items,
+            "inspectors": inspectors,
+        },
     )
     return check
 

@@ -20,6 +20,7 @@ from order_support import advance, completed_order, order_parties, placed_order
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT4
+from support import reveal_time_reached
 
 from mall.api import public as public_api
 from mall.auth.models import Organisation, OrgKind
@@ -259,6 +260,7 @@ async def test_a_spot_check_over_completed_orders_is_recomputed_from_public_data
     assert defined.status_code == 201, defined.text
     check = defined.json()
     assert sorted(check["population_ids"]) == sorted(done)
+    await reveal_time_reached(session_maker, check["id"])
     revealed = await client.post(
         f"/api/v1/spot-checks/{check['id']}/reveal", json={"seed": seed}, headers=regulator
     )
@@ -270,8 +272,9 @@ async def test_a_spot_check_over_completed_orders_is_recomputed_from_public_data
         hashlib.sha256("\n".join(sorted(public["population_ids"])).encode()).hexdigest()
         == (public["population_sha256"])
     )
+    drawn_with = f"{public['seed']}:{public['beacon_hash']}".encode()
     keyed = sorted(
-        (hmac.new(public["seed"].encode(), f"item:{i}".encode(), hashlib.sha256).hexdigest(), i)
+        (hmac.new(drawn_with, f"item:{i}".encode(), hashlib.sha256).hexdigest(), i)
         for i in public["population_ids"]
     )
     assert [i["subject_id"] for i in public["items"]] == [i for _, i in keyed[:2]]

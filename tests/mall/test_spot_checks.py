@@ -3,16 +3,21 @@ published population; anyone recomputes it from the public endpoint."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 import subprocess
 import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from support import reveal_time_reached
 
+from mall import audit
 from mall.auth.models import OrgKind
 from mall.spotchecks import draw
 from mall.spotchecks.models import SpotCheck
@@ -20,20 +25,36 @@ from mall.spotchecks.models import SpotCheck
 SPOT = "/api/v1/spot-checks/"
 
 
-def recompute(seed: str, ids: list[str], k: int, label: str = "item") -> list[str]:
+def recompute(
+    seed: str, beacon: str | None, ids: list[str], k: int, label: str = "item"
+) -> list[str]:
     """The documented selection, written again from the description alone."""
+    key = (seed if beacon is None else f"{seed}:{beacon}").encode()
     keyed = sorted(
-        (hmac.new(seed.encode(), f"{label}:{i}".encode(), hashlib.sha256).hexdigest(), i)
-        for i in set(ids)
+        (hmac.new(key, f"{label}:{i}".encode(), hashlib.sha256).hexdigest(), i) for i in set(ids)
     )
     return [i for _, i in keyed[:k]]
+
+
+def readme_draw() -> Any:
+    """The ``draw`` function printed in the README, run as it is printed."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Random spot checks") :]
+    snippet = section[section.index("```python") + len("```python") : section.index("```\n\n")]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    return namespace["draw"]
 
 
 def test_the_draw_is_the_documented_function() -> None:
     ids = [str(uuid.uuid4()) for _ in range(200)]
     seed = secrets.token_hex(16)
     chosen = draw.draw(seed, ids, 10)
-    assert chosen == recompute(seed, ids, 10)
+    assert chosen == recompute(seed, None, ids, 10)
+    beacon = secrets.token_hex(32)
+    mixed = draw.draw(draw.draw_key(seed, beacon), ids, 10)
+    assert mixed == recompute(seed, beacon, ids, 10) == readme_draw()(seed, beacon, ids, 10)
+    assert mixed != chosen  # the beacon changes the draw: the seed alone does not decide it
     assert draw.draw(seed, list(reversed(ids)) + ids[:5], 10) == chosen  # order and repeats
     assert draw.draw(seed + "x", ids, 10) != chosen
     assert draw.digest(ids) == hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
@@ -95,7 +116,28 @@ async def test_commit_reveal_recompute_and_findings(
     assert (await client.get(f"/api/v1/public/spot-checks/{check['id']}")).json()[
         "status"
     ] == "committed"
+    # The reveal waits for the time fixed at commit, at least an hour later.
+    committed_at = dt.datetime.fromisoformat(check["created_at"])
+    reveal_after = dt.datetime.fromisoformat(check["reveal_after"])
+    assert reveal_after - committed_at >= dt.timedelta(hours=1)
+    early = await client.post(f"{SPOT}{check['id']}/reveal", json={"seed": seed}, headers=lead)
+    assert early.status_code == 409 and early.json()["code"] == "spotcheck.reveal_too_early"
+    assert early.json()["reveal_after"]
 
+    moment = dt.datetime.fromisoformat(await reveal_time_reached(session_maker, check["id"]))
+    # Events recorded after the reveal time do not change the beacon.
+    async with session_maker() as session, session.begin():
+        await audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action="test.after_reveal_time",
+            subject_type="test",
+            subject_id="after",
+        )
+    another = {"name": "另一次抽查", "population": "suppliers", "sample_size": 1}
+    assert (
+        await client.post(SPOT, json=another | {"seed_sha256": draw.commitment("x")}, headers=lead)
+    ).status_code == 201
     revealed = await client.post(f"{SPOT}{check['id']}/reveal", json={"seed": seed}, headers=lead)
     assert revealed.status_code == 200, revealed.text
     again = await client.post(f"{SPOT}{check['id']}/reveal", json={"seed": seed}, headers=lead)
@@ -105,9 +147,33 @@ async def test_commit_reveal_recompute_and_findings(
     public = (await client.get(f"/api/v1/public/spot-checks/{check['id']}")).json()
     assert hashlib.sha256(public["seed"].encode()).hexdigest() == public["seed_sha256"]
     assert draw.digest(public["population_ids"]) == public["population_sha256"]
-    items = recompute(public["seed"], public["population_ids"], public["sample_size"])
+    # The beacon is the audit chain's head at the reveal time: the last event before
+    # it that the regulator's own organisation did not record.
+    regulator = inspectors[0].user.org_id
+    async with session_maker() as session:
+        head, after = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT max(id) FROM audit_event WHERE occurred_at < :t"
+                    "   AND actor_org_id IS DISTINCT FROM :org),"
+                    " (SELECT min(occurred_at) FROM audit_event WHERE id > :id"
+                    "   AND actor_org_id IS DISTINCT FROM :org)"
+                ),
+                {"t": moment, "id": public["beacon_audit_id"], "org": regulator},
+            )
+        ).one()
+        beacon_hash = await session.scalar(
+            text("SELECT hash FROM audit_event WHERE id = :id"), {"id": public["beacon_audit_id"]}
+        )
+    assert public["beacon_audit_id"] == head and public["beacon_hash"] == beacon_hash
+    assert after >= moment
+    beacon = public["beacon_hash"]
+    items = recompute(public["seed"], beacon, public["population_ids"], public["sample_size"])
+    assert items == readme_draw()(
+        public["seed"], beacon, public["population_ids"], public["sample_size"]
+    )
     drawn_inspectors = recompute(
-        public["seed"], public["inspector_pool"], public["inspector_count"], "inspector"
+        public["seed"], beacon, public["inspector_pool"], public["inspector_count"], "inspector"
     )
     assert [i["subject_id"] for i in public["items"]] == items
     assert [i["inspector_user_id"] for i in public["items"]] == [
@@ -142,6 +208,7 @@ async def test_commit_reveal_recompute_and_findings(
 async def test_bad_draws_are_refused(client, signed_in, session_maker) -> None:
     regulator = signed_in[OrgKind.REGULATOR]
     before = await _count(session_maker)
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=59)).isoformat()
     base = {
         "name": "抽查",
         "population": "suppliers",
@@ -166,6 +233,8 @@ async def test_bad_draws_are_refused(client, signed_in, session_maker) -> None:
             "spotcheck.filters_invalid",
         ),
         (base | {"filters": {"colour": "red"}}, 422, "spotcheck.filters_invalid"),
+        (base | {"reveal_after": soon}, 422, "spotcheck.reveal_time_invalid"),
+        (base | {"reveal_after": "2026-12-31T10:00:00"}, 422, "spotcheck.reveal_time_invalid"),
         (
             base | {"population": "suppliers", "filters": {"region_prefix": "99"}},
             422,
