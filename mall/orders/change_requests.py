@@ -86,8 +86,8 @@ def require_terminable(order: PurchaseOrder, change_type: str) -> None:
         return
     raise ConflictError(
         f"The order is {order.status}: its goods have been shipped, so the contract can no "
-        "longer be terminated; ask for a return (type return) of the goods or of the "
-        "quantities sent back.",
+        "longer be terminated: a return (type return) of the goods or of the quantities "
+        "sent back is the way.",
         code="order.termination_after_shipment",
         title="订单已发货，不能项目终止，请申请合同订单退回",
         current_status=order.status,
