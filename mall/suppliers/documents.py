@@ -203,11 +203,14 @@ async def get_of_supplier(
 
 def download_name(document: SupplierDocument) -> tuple[str, str]:
     """The file name to offer: an ASCII fallback and the original (UTF-8) name."""
-    extension = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}[
-        document.media_type
-    ]
+    extensions = {
+        "application/pdf": (".pdf",),
+        "image/jpeg": (".jpg", ".jpeg"),
+        "image/png": (".png",),
+    }[document.media_type]
+    extension = extensions[0]
     original = "".join(c for c in document.original_name if c.isprintable() and c not in '"\\/')
-    if not original.lower().endswith(extension):
+    if not original.lower().endswith(extensions):
         original = f"{original or document.kind}{extension}"
     return f"{document.kind}-{document.valid_until.isoformat()}{extension}", original
 
