@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -65,6 +66,7 @@ def _row_schema() -> Schema:
     )
 
 
+@dataclass
 class ObservationImportOperation(Operation):
     """The import's request body: a JSON object, JSON lines or CSV, one row each."""
 
