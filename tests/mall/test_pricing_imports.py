@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import random
 import uuid
 
 import msgspec
@@ -13,7 +14,10 @@ from sqlalchemy import func, select
 
 from mall.auth.models import OrgKind
 from mall.pricing import imports
+from pricing_monitor import observations
+from pricing_monitor.identity import BrandAliases
 from pricing_monitor.models import MarketBaseline, ObservationImport, PriceObservation
+from pricing_monitor.policy import BaselinePolicy, Observation, compute_baseline
 
 IMPORT = "/api/v1/pricing/observations/import"
 PLATFORMS = ("JD", "Tmall", "Suning")
@@ -187,3 +191,64 @@ async def test_the_schema_documents_the_body_and_the_sources(client) -> None:
         "mall_transactions",
     ]
     assert {"200", "202", "413"} <= set(operation["responses"])
+
+
+async def test_set_based_baselines_agree_with_the_pure_policy(session_maker) -> None:
+    """The SQL recomputation gives what ``compute_baseline`` gives, policy by policy."""
+    now = dt.datetime.now(dt.UTC)
+    rng = random.Random(13)
+    prefix = f"S{uuid.uuid4().hex[:6]}"
+    rows = [
+        {
+            "source": rng.choice(["ecommerce", "ecommerce", "manufacturer", "framework_cap"]),
+            "platform": rng.choice(["JD", "Tmall", "Suning", "PDD"]),
+            "self_operated": rng.random() < 0.6,
+            "brand": "得力",
+            "model": f"{prefix}-{i % 40}",
+            "price": f"{rng.randint(10, 99)}.{rng.randint(0, 99):02d}",
+            "observed_at": (now - dt.timedelta(hours=rng.randint(1, 24 * 50))).isoformat(),
+        }
+        for i in range(600)
+    ]
+    policies = {
+        "t_min": BaselinePolicy(),
+        "t_mean": BaselinePolicy(aggregate="mean", self_operated_only=False),
+        "t_median": BaselinePolicy(
+            aggregate="median", sources=frozenset({"ecommerce", "manufacturer"})
+        ),
+        "t_median_all": BaselinePolicy(
+            aggregate="median", self_operated_only=False, freshness_days=10, min_observations=3
+        ),
+    }
+    async with session_maker() as session, session.begin():
+        valid, errors = observations.validate(rows, BrandAliases({}), now)
+        assert not errors
+        await observations.store(session, valid)
+        identities = {k for r in valid if (k := observations.identity_key(r))}
+        await observations.recompute_baselines(session, identities, now, only=policies)
+        stored = {
+            (b.model_norm, b.policy_key): b
+            for b in await session.scalars(
+                select(MarketBaseline).where(MarketBaseline.policy_key.in_(policies))
+            )
+            if b.model_norm.startswith(prefix.lower())
+        }
+    expected = {}
+    for _, model in identities:
+        seen = [
+            Observation(
+                r["source"], r["platform"], r["self_operated"], r["price"], r["observed_at"]
+            )
+            for r in valid
+            if r["model_norm"] == model
+        ]
+        for key, policy in policies.items():
+            baseline = compute_baseline(seen, policy, now)
+            if baseline.price is not None:
+                expected[(model, key)] = (
+                    baseline.price,
+                    len(baseline.used),
+                    ",".join(sorted({o.platform for o in baseline.used})),
+                )
+    assert len(expected) > 100
+    assert {k: (b.price, b.observations, b.source) for k, b in stored.items()} == expected
