@@ -11,6 +11,7 @@ from bench import (
     decision_latency,
     http_health,
     images,
+    observation_import,
     order_placing,
     outbox_relay,
     price_scan,
@@ -32,6 +33,7 @@ def main() -> None:
         results += asyncio.run(sla_sweep.run(database_url))
         results += asyncio.run(bulk_import.run(database_url))
         results += asyncio.run(price_scan.run(database_url))
+        results += asyncio.run(observation_import.run(database_url))
         results += http_health.run(database_url, redis_url)
         results += decision_latency.run(database_url, redis_url)
         results += order_placing.run(database_url, redis_url)

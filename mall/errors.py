@@ -20,6 +20,7 @@ class ErrorKind(StrEnum):
     UNAUTHENTICATED = "unauthenticated"  # → 401
     THROTTLED = "throttled"  # → 429
     UNAVAILABLE = "unavailable"  # a dependency is down → 503
+    TOO_LARGE = "too_large"  # more than the operation accepts at once → 413
 
 
 class DomainError(Exception):
@@ -90,3 +91,9 @@ class UnavailableError(DomainError):
     kind = ErrorKind.UNAVAILABLE
     code = "unavailable"
     title = "服务暂不可用，请稍后再试"
+
+
+class TooLargeError(DomainError):
+    kind = ErrorKind.TOO_LARGE
+    code = "too_large"
+    title = "请求内容过大"

@@ -34,6 +34,7 @@ KIND_STATUS: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.THROTTLED: 429,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.TOO_LARGE: 413,
 }
 
 # Status → (code, Chinese title) for errors raised by the framework itself.

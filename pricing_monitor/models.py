@@ -5,10 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -130,3 +142,35 @@ class MarketBaselineChange(UUIDv7AuditBase):
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     observations: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ObservationImport(UUIDv7AuditBase):
+    """A large import of market observations, run as a job in chunks.
+
+    Each chunk commits its observations, their baselines and this row's
+    progress together, so a retried job resumes after the last chunk done.
+    """
+
+    __tablename__ = "price_observation_import"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
+        CheckConstraint("file_format IN ('json', 'jsonl', 'csv')", name="file_format_known"),
+        Index("ix_price_observation_import_org", "org_id", "created_at"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    baselines_updated: Mapped[int] = mapped_column(Integer, default=0)
+    # The first errors, [{"row","field","code","message","message_zh"}]; the rest are counted.
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    errors_omitted: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), default=None
+    )

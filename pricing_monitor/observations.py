@@ -7,31 +7,24 @@ import datetime as dt
 import hashlib
 import io
 import json
-import uuid
+import operator
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from pricing_monitor.identity import BrandAliases, normalise_model
 from pricing_monitor.models import (
     BrandAlias,
-    MarketBaseline,
-    MarketBaselineChange,
-    PriceObservation,
 )
 from pricing_monitor.policy import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_KEY,
     SOURCES,
-    Baseline,
     BaselinePolicy,
-    Observation,
-    compute_baseline,
 )
 
 COLUMNS = (
@@ -88,39 +81,64 @@ def rows_from_csv(text: str) -> list[dict[str, Any]]:
     return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
 
 
-def _error(row: int, field: str, code: str, message: str) -> dict[str, Any]:
-    return {"row": row, "field": field, "code": code, "message": message}
+def _error(row: int, field: str, code: str, message: str, message_zh: str) -> dict[str, Any]:
+    return {"row": row, "field": field, "code": code, "message": message, "message_zh": message_zh}
+
+
+_SOURCE_EN = f"one of {', '.join(SOURCES)}"
+_SOURCE_ZH = f"来源须为 {'、'.join(SOURCES)} 之一"
+_CENT = Decimal("0.01")
+_PRICE_CAP = Decimal("1e10")
 
 
 def validate(
-    rows: Iterable[dict[str, Any]], aliases: BrandAliases, now: dt.datetime
+    rows: Iterable[dict[str, Any]], aliases: BrandAliases, now: dt.datetime, *, first: int = 1
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows ready to insert, and per-row errors (row numbers start at 1)."""
+    """Rows ready to insert, and per-row errors (row numbers start at ``first``).
+
+    Every error names its row, field and a stable code, with an English
+    ``message`` and a Chinese ``message_zh``.
+    """
     valid, errors = [], []
-    for number, row in enumerate(rows, start=1):
+    latest = now + CLOCK_SKEW
+    # A feed repeats its brands (and often its models): normalise each once.
+    brands: dict[str, str] = {}
+    models: dict[str, str] = {}
+    sha256 = hashlib.sha256
+    for number, row in enumerate(rows, start=first):
         problems = []
         source = str(row.get("source") or "").strip()
         if source not in SOURCES:
-            problems.append(
-                _error(number, "source", "unknown_source", f"one of {', '.join(SOURCES)}")
-            )
+            problems.append(_error(number, "source", "unknown_source", _SOURCE_EN, _SOURCE_ZH))
         brand, model = str(row.get("brand") or "").strip(), str(row.get("model") or "").strip()
         gtin = str(row.get("gtin") or "").strip() or None
         if not gtin and not (brand and model):
             problems.append(
                 _error(
-                    number, "model", "missing_identity", "brand and model, or a GTIN, are required"
+                    number,
+                    "model",
+                    "missing_identity",
+                    "brand and model, or a GTIN, are required",
+                    "须填写品牌和型号，或商品条码",
                 )
             )
         if gtin and not (gtin.isdigit() and len(gtin) in (8, 12, 13, 14)):
-            problems.append(_error(number, "gtin", "invalid", "8, 12, 13 or 14 digits"))
+            problems.append(
+                _error(
+                    number,
+                    "gtin",
+                    "invalid",
+                    "8, 12, 13 or 14 digits",
+                    "商品条码须为 8、12、13 或 14 位数字",
+                )
+            )
         try:
             price = Decimal(str(row.get("price")))
             if (
                 not price.is_finite()
                 or price <= 0
-                or price >= Decimal("1e10")
-                or price != price.quantize(Decimal("0.01"))
+                or price >= _PRICE_CAP
+                or price != price.quantize(_CENT)
             ):
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
@@ -130,6 +148,7 @@ def validate(
                     "price",
                     "invalid_price",
                     "a positive amount in yuan with at most 2 decimals",
+                    "价格须为正数，单位元，最多两位小数",
                 )
             )
             price = Decimal(0)
@@ -142,13 +161,25 @@ def validate(
             )
             if moment.tzinfo is None:
                 raise ValueError
-            if moment > now + CLOCK_SKEW:
+            if moment > latest:
                 problems.append(
-                    _error(number, "observed_at", "in_future", "observed_at is in the future")
+                    _error(
+                        number,
+                        "observed_at",
+                        "in_future",
+                        "observed_at is in the future",
+                        "观测时间晚于当前时间",
+                    )
                 )
         except (TypeError, ValueError):
             problems.append(
-                _error(number, "observed_at", "invalid_time", "ISO 8601 with UTC offset")
+                _error(
+                    number,
+                    "observed_at",
+                    "invalid_time",
+                    "ISO 8601 with UTC offset",
+                    "观测时间须为带时区的 ISO 8601 格式",
+                )
             )
             moment = now
         if problems:
@@ -162,7 +193,12 @@ def validate(
             else str(self_operated or "").strip().lower() in _TRUE
         )
         url = str(row.get("url") or "").strip()[:1000]
-        brand_norm, model_norm = aliases.normalise(brand), normalise_model(model)
+        brand_norm = brands.get(brand)
+        if brand_norm is None:
+            brand_norm = brands[brand] = aliases.normalise(brand)
+        model_norm = models.get(model)
+        if model_norm is None:
+            model_norm = models[model] = normalise_model(model)
         identity = "|".join(
             [source, platform, brand_norm, model_norm, gtin or "", str(price), moment.isoformat()]
         )
@@ -176,27 +212,69 @@ def validate(
                 "brand_norm": brand_norm[:100],
                 "model_norm": model_norm[:100],
                 "gtin": gtin,
-                "platform_sku": (str(row.get("platform_sku") or "").strip() or None),
+                "platform_sku": (str(row.get("platform_sku") or "").strip()[:64] or None),
                 "price": price,
                 "observed_at": moment,
                 "url": url,
-                "evidence_sha256": str(row.get("evidence_sha256") or "")
-                or hashlib.sha256(f"{url}|{identity}".encode()).hexdigest(),
-                "dedupe_key": hashlib.sha256(identity.encode()).hexdigest(),
+                "evidence_sha256": str(row.get("evidence_sha256") or "")[:64]
+                or sha256(f"{url}|{identity}".encode()).hexdigest(),
+                "dedupe_key": sha256(identity.encode()).hexdigest(),
             }
         )
     return valid, errors
 
 
+# The columns an import fills, in the staging table's order.
+_STAGED = (
+    "id",
+    "source",
+    "platform",
+    "self_operated",
+    "brand",
+    "model",
+    "brand_norm",
+    "model_norm",
+    "gtin",
+    "platform_sku",
+    "price",
+    "observed_at",
+    "url",
+    "evidence_sha256",
+    "dedupe_key",
+)
+_STAGE = "price_observation_stage"
+_MOVE_STAGED = (  # noqa: S608 -- the column and table names are constants
+    "WITH added AS (INSERT INTO price_observation ({columns}, created_at, updated_at)"
+    " SELECT {columns}, now(), now() FROM {stage}"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1) SELECT count(*) FROM added"
+).format(columns=", ".join(_STAGED), stage=_STAGE)
+
+
 async def store(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert new observations; ones seen before are skipped. Returns how many were new."""
+    """Insert new observations; ones seen before are skipped. Returns how many were new.
+
+    Set-based whatever the size: the rows are copied (binary COPY) into a
+    staging table of this connection, then moved in one ``INSERT ... SELECT``
+    that skips known ``dedupe_key``s (duplicates within the rows included).
+    """
     if not rows:
         return 0
-    stmt = (
-        insert(PriceObservation).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await session.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (id uuid, source text, platform text,"
+            " self_operated boolean, brand text, model text, brand_norm text, model_norm text,"
+            " gtin text, platform_sku text, price numeric(12, 2), observed_at timestamptz,"
+            " url text, evidence_sha256 text, dedupe_key text) ON COMMIT DELETE ROWS"
+        )
     )
-    result = await session.execute(stmt.returning(PriceObservation.id))
-    return len(result.scalars().all())
+    await session.execute(text(f"TRUNCATE {_STAGE}"))
+    values = operator.itemgetter(*_STAGED[1:])
+    records = [(str(uuid7()), *values(row)) for row in rows]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(_STAGE, records=records, columns=_STAGED)
+    return int((await session.execute(text(_MOVE_STAGED))).scalar_one())
 
 
 # A product known by its GTIN alone (an observation with no brand and model) is
@@ -213,10 +291,89 @@ def identity_key(row: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _observation_filter(brand: str, model: str) -> Any:
-    if not brand and model.startswith(GTIN_KEY):
-        return PriceObservation.gtin == model.removeprefix(GTIN_KEY)
-    return and_(PriceObservation.brand_norm == brand, PriceObservation.model_norm == model)
+# One statement per policy: each wanted identity's observations (by brand and
+# model, or by GTIN for a GTIN-only product), the latest fresh one per source
+# and platform among those the policy counts, their aggregate, the upsert of
+# the baseline, and a history row where its value changed. The same result as
+# ``policy.compute_baseline`` over each identity's observations.
+_RECOMPUTE = """
+WITH wanted AS (
+    SELECT DISTINCT w.brand_norm, w.model_norm
+    FROM unnest(CAST(:brands AS text[]), CAST(:models AS text[])) AS w(brand_norm, model_norm)
+),
+seen AS (
+    SELECT w.brand_norm, w.model_norm, o.id, o.source, o.platform, o.self_operated, o.price,
+           o.observed_at, o.gtin
+    FROM wanted w JOIN price_observation o
+      ON o.brand_norm = w.brand_norm AND o.model_norm = w.model_norm
+    WHERE w.brand_norm <> '' OR w.model_norm NOT LIKE 'gtin:%'
+    UNION ALL
+    SELECT w.brand_norm, w.model_norm, o.id, o.source, o.platform, o.self_operated, o.price,
+           o.observed_at, o.gtin
+    FROM wanted w JOIN price_observation o ON o.gtin = substr(w.model_norm, 6)
+    WHERE w.brand_norm = '' AND w.model_norm LIKE 'gtin:%'
+),
+gtins AS (
+    SELECT brand_norm, model_norm, max(gtin) AS gtin FROM seen GROUP BY brand_norm, model_norm
+),
+used AS (
+    SELECT DISTINCT ON (brand_norm, model_norm, source, platform)
+           brand_norm, model_norm, platform, price
+    FROM seen
+    WHERE source = ANY(CAST(:sources AS text[]))
+      AND (self_operated OR NOT :self_operated_only OR source <> 'ecommerce')
+      AND observed_at <= :now AND observed_at >= :since
+    ORDER BY brand_norm, model_norm, source, platform, observed_at DESC, id DESC
+),
+ranked AS (
+    SELECT u.*,
+           row_number() OVER (PARTITION BY brand_norm, model_norm ORDER BY price) AS position,
+           count(*) OVER (PARTITION BY brand_norm, model_norm) AS n
+    FROM used u
+),
+computed AS (
+    SELECT r.brand_norm, r.model_norm, g.gtin,
+           round(CASE CAST(:aggregate AS text)
+               WHEN 'min' THEN min(r.price)
+               WHEN 'mean' THEN avg(r.price)
+               ELSE avg(r.price) FILTER (
+                   WHERE r.position IN ((r.n + 1) / 2, (r.n + 2) / 2))
+           END, 2) AS price,
+           count(*) AS observations,
+           left(string_agg(DISTINCT r.platform, ',' ORDER BY r.platform), 100) AS source
+    FROM ranked r JOIN gtins g USING (brand_norm, model_norm)
+    GROUP BY r.brand_norm, r.model_norm, g.gtin
+    HAVING count(*) >= :min_observations
+),
+upserted AS (
+    INSERT INTO market_baseline (id, brand_norm, model_norm, policy_key, gtin, price,
+                                 observations, source, computed_at, created_at, updated_at)
+    SELECT gen_random_uuid(), brand_norm, model_norm, CAST(:key AS text), gtin, price,
+           observations, source, CAST(:now AS timestamptz), CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz)
+    FROM computed
+    ON CONFLICT (brand_norm, model_norm, policy_key) DO UPDATE SET
+        price = excluded.price, observations = excluded.observations, source = excluded.source,
+        computed_at = excluded.computed_at, gtin = excluded.gtin, updated_at = excluded.updated_at
+    RETURNING brand_norm, model_norm, price, observations
+),
+history AS (
+    INSERT INTO market_baseline_change (id, brand_norm, model_norm, policy_key, price,
+                                        observations, computed_at, created_at, updated_at)
+    SELECT gen_random_uuid(), u.brand_norm, u.model_norm, CAST(:key AS text), u.price,
+           u.observations, CAST(:now AS timestamptz), CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz)
+    FROM upserted u
+    LEFT JOIN LATERAL (
+        SELECT c.price FROM market_baseline_change c
+        WHERE c.brand_norm = u.brand_norm AND c.model_norm = u.model_norm
+          AND c.policy_key = :key
+        ORDER BY c.computed_at DESC LIMIT 1
+    ) last ON true
+    WHERE last.price IS DISTINCT FROM u.price
+)
+SELECT count(*) FROM upserted
+"""
 
 
 async def recompute_baselines(
@@ -229,40 +386,33 @@ async def recompute_baselines(
 ) -> int:
     """Recompute the stored baselines of each identity (see ``identity_key``).
 
-    Every policy in use is computed, or only the ``only`` ones. Returns how
-    many baselines were written.
+    Every policy in use is computed, or only the ``only`` ones: one set-based
+    statement per policy, whatever the number of identities. Returns how many
+    baselines were written.
     """
     if not identities:
         return 0
     policies = only if only is not None else await policies_in_use(session, policy)
-    changed = 0
-    ordered = sorted(identities)
-    for start in range(0, len(ordered), 200):
-        chunk = ordered[start : start + 200]
-        rows = (
-            await session.scalars(
-                select(PriceObservation).where(or_(*(_observation_filter(b, m) for b, m in chunk)))
+    brands, models = zip(*sorted(identities), strict=True)
+    written = 0
+    for key, each in policies.items():
+        written += (
+            await session.execute(
+                text(_RECOMPUTE),
+                {
+                    "brands": list(brands),
+                    "models": list(models),
+                    "sources": sorted(each.sources),
+                    "self_operated_only": each.self_operated_only,
+                    "aggregate": each.aggregate,
+                    "min_observations": each.min_observations,
+                    "since": now - dt.timedelta(days=each.freshness_days),
+                    "now": now,
+                    "key": key,
+                },
             )
-        ).all()
-        for brand, model in chunk:
-            if not brand and model.startswith(GTIN_KEY):
-                gtin = model.removeprefix(GTIN_KEY)
-                found = [o for o in rows if o.gtin == gtin]
-            else:
-                found = [o for o in rows if o.brand_norm == brand and o.model_norm == model]
-                gtin = next((o.gtin for o in found if o.gtin), None)
-            if not found:
-                continue
-            seen = [
-                Observation(o.source, o.platform, o.self_operated, o.price, o.observed_at, o.url)
-                for o in found
-            ]
-            for key, each in policies.items():
-                baseline = compute_baseline(seen, each, now)
-                if baseline.price is not None:
-                    await _upsert_baseline(session, brand, model, gtin, baseline, key, now)
-                    changed += 1
-    return changed
+        ).scalar_one()
+    return written
 
 
 async def all_identities(session: AsyncSession) -> set[tuple[str, str]]:
@@ -302,63 +452,3 @@ async def policies_in_use(
     for key, settings in rows:
         policies[key] = BaselinePolicy.from_dict(settings)
     return policies
-
-
-async def _upsert_baseline(
-    session: AsyncSession,
-    brand: str,
-    model: str,
-    gtin: str | None,
-    baseline: Baseline,
-    key: str,
-    now: dt.datetime,
-) -> None:
-    stmt = insert(MarketBaseline).values(
-        id=uuid.UUID(str(uuid7())),
-        brand_norm=brand,
-        model_norm=model,
-        policy_key=key,
-        gtin=gtin,
-        price=baseline.price,
-        observations=len(baseline.used),
-        source=",".join(sorted({o.platform for o in baseline.used}))[:100],
-        computed_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["brand_norm", "model_norm", "policy_key"],
-        set_={
-            "price": stmt.excluded.price,
-            "observations": stmt.excluded.observations,
-            "source": stmt.excluded.source,
-            "computed_at": stmt.excluded.computed_at,
-            "gtin": stmt.excluded.gtin,
-            "updated_at": now,
-        },
-    )
-    await session.execute(stmt)
-    # The baseline's history: a row whenever its value changes.
-    last = (
-        await session.execute(
-            select(MarketBaselineChange.price)
-            .where(
-                MarketBaselineChange.brand_norm == brand,
-                MarketBaselineChange.model_norm == model,
-                MarketBaselineChange.policy_key == key,
-            )
-            .order_by(MarketBaselineChange.computed_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if last != baseline.price:
-        session.add(
-            MarketBaselineChange(
-                brand_norm=brand,
-                model_norm=model,
-                policy_key=key,
-                price=baseline.price,
-                observations=len(baseline.used),
-                computed_at=now,
-            )
-        )

@@ -15,9 +15,20 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 
-SOURCES = ("ecommerce", "manufacturer", "framework_cap", "mall_transactions")
+
+class ObservationSource(StrEnum):
+    """Where a market price was seen."""
+
+    ECOMMERCE = "ecommerce"  # an e-commerce platform (JD, Tmall, Suning ...)
+    MANUFACTURER = "manufacturer"  # the manufacturer's official price
+    FRAMEWORK_CAP = "framework_cap"  # the cap of a framework agreement
+    MALL_TRANSACTIONS = "mall_transactions"  # prices paid in this mall
+
+
+SOURCES = tuple(s.value for s in ObservationSource)
 AGGREGATES = ("min", "mean", "median")
 CENT = Decimal("0.01")
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from mall import audit
@@ -16,20 +26,108 @@ from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
-from mall.pricing import history
+from mall.pricing import history, imports
 from mall.pricing import service as monitor
 from pricing_monitor import observations
 from pricing_monitor.models import PriceScan
+from pricing_monitor.policy import ObservationSource
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+def _row_schema() -> Schema:
+    text = Schema(type=OpenAPIType.STRING)
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["source", "price", "observed_at"],
+        properties={
+            "source": Schema(
+                type=OpenAPIType.STRING,
+                enum=[s.value for s in ObservationSource],
+                description="Where the price was seen",
+            ),
+            "platform": Schema(type=OpenAPIType.STRING, max_length=50),
+            "self_operated": Schema(type=OpenAPIType.BOOLEAN),
+            "brand": Schema(type=OpenAPIType.STRING, max_length=100),
+            "model": Schema(type=OpenAPIType.STRING, max_length=100),
+            "gtin": Schema(type=OpenAPIType.STRING, pattern="^([0-9]{8}|[0-9]{12,14})$"),
+            "platform_sku": Schema(type=OpenAPIType.STRING, max_length=64),
+            "price": Schema(
+                type=OpenAPIType.STRING,
+                pattern="^[0-9]+(\\.[0-9]{1,2})?$",
+                description="Yuan, at most 2 decimals",
+            ),
+            "observed_at": Schema(
+                type=OpenAPIType.STRING,
+                format=OpenAPIFormat.DATE_TIME,
+                description="ISO 8601 with a UTC offset",
+            ),
+            "url": text,
+            "evidence_sha256": text,
+        },
+    )
+
+
+@dataclass
+class ObservationImportOperation(Operation):
+    """The import's request body: a JSON object, JSON lines or CSV, one row each."""
+
+    def __post_init__(self) -> None:
+        row = _row_schema()
+        self.request_body = RequestBody(
+            required=True,
+            description=(
+                "At most 100,000 rows and 64 MiB. CSV columns: " + ", ".join(observations.COLUMNS)
+            ),
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["observations"],
+                        properties={
+                            "observations": Schema(
+                                type=OpenAPIType.ARRAY, items=row, max_items=imports.MAX_ROWS
+                            )
+                        },
+                    )
+                ),
+                "application/x-ndjson": OpenAPIMediaType(schema=row),
+                "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+            },
+        )
+
+
+class RowErrorOut(msgspec.Struct):
+    row: int
+    field: str
+    code: str
+    message: str
+    message_zh: str
 
 
 class ImportOut(msgspec.Struct):
+    id: uuid.UUID | None
+    status: Literal["queued", "running", "done", "failed"]
+    rows_total: int
+    rows_done: int
     accepted: int
     new: int
     rejected: int
-    errors: list[dict[str, Any]]
     baselines_updated: int
+    errors: list[RowErrorOut]
+    errors_omitted: int
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused (413) above the import's own cap."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > imports.MAX_BODY_BYTES:
+        raise imports.too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > imports.MAX_BODY_BYTES:
+            raise imports.too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class ScanOut(msgspec.Struct):
@@ -108,66 +206,43 @@ class PricingController(Controller):
         "/observations/import",
         guards=[requires(OrgKind.OPERATOR)],
         status_code=200,
-        request_max_body_size=MAX_IMPORT_BYTES,
-        summary='Import market observations (JSON {"observations": [...]} or CSV); valid rows kept',
+        request_max_body_size=None,
+        operation_class=ObservationImportOperation,
+        responses={
+            202: ResponseSpec(ImportOut, description="A large file: queued as a job"),
+            413: ResponseSpec(dict[str, Any], description="More than 100,000 rows or 64 MiB"),
+        },
+        summary="Import market observations (JSON, JSON lines or CSV); valid rows kept",
+        description=(
+            "Up to 10,000 rows are imported at once (200). Up to 100,000 rows (64 MiB) are"
+            " queued as a job (202): follow it at `/observations/imports/{id}`. A repeated"
+            " import adds nothing; each bad row comes back with its row, field, code and"
+            " messages."
+        ),
     )
-    async def import_observations(self, request: Request, db_session: DbSession) -> ImportOut:
-        body = await request.body()
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-ndjson", "application/jsonl")):
-            rows = observations.rows_from_json_lines(body.decode("utf-8", errors="replace"))
-        elif content_type.startswith("text/csv"):
-            try:
-                rows = observations.rows_from_csv(body.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InvalidError(
-                    "The CSV is not UTF-8.",
-                    code="pricing.csv_encoding",
-                    title="文件须为 UTF-8 编码",
-                    errors=[{"field": "file", "message": "not UTF-8"}],
-                ) from None
-        else:
-            try:
-                payload = msgspec.json.decode(body, type=dict[str, list[dict[str, Any]]])
-                rows = payload["observations"]
-            except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
-                raise InvalidError(
-                    'Send {"observations": [...]} or a CSV file.',
-                    code="pricing.import_malformed",
-                    title="导入内容格式错误",
-                    errors=[{"field": "observations", "message": "a list of objects"}],
-                ) from None
-        now = dt.datetime.now(dt.UTC)
-        valid, errors = observations.validate(
-            rows, await observations.load_aliases(db_session), now
-        )
-        new = await observations.store(db_session, valid)
-        identities = {key for r in valid if (key := observations.identity_key(r))}
-        updated = await observations.recompute_baselines(db_session, identities, now)
-        await audit.record(
+    async def import_observations(
+        self, request: Request, db_session: DbSession
+    ) -> Response[ImportOut]:
+        result = await imports.receive(
             db_session,
-            actor=audit.Actor.of(current_principal(request)),
-            action="pricing.observations_imported",
-            subject_type="price_observation_import",
-            subject_id=now.isoformat(),
-            after={
-                "accepted": len(valid),
-                "new": new,
-                "rejected": len({e["row"] for e in errors}),
-                "baselines_updated": updated,
-            },
+            request.app.state.settings,
+            current_principal(request),
+            await _body(request),
+            request.headers.get("content-type", ""),
         )
-        if valid:
-            await monitor.request_scan(
-                db_session, "import", audit.Actor.of(current_principal(request))
-            )
-        return ImportOut(
-            accepted=len(valid),
-            new=new,
-            rejected=len({e["row"] for e in errors}),
-            errors=errors,
-            baselines_updated=updated,
-        )
+        out = msgspec.convert(result, ImportOut, from_attributes=True)
+        return Response(out, status_code=200 if out.status == "done" else 202)
+
+    @get(
+        "/observations/imports/{import_id:uuid}",
+        guards=[requires(OrgKind.OPERATOR)],
+        summary="A queued observation import's progress and outcome",
+    )
+    async def get_import(
+        self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ImportOut:
+        found = await imports.get_own(db_session, current_principal(request), import_id)
+        return msgspec.convert(found, ImportOut, from_attributes=True)
 
     @post(
         "/scans",

@@ -5,7 +5,7 @@ from typing import Any
 
 from mall import audit
 from mall.jobs.registry import job
-from mall.pricing import service
+from mall.pricing import imports, service
 from mall.settings import get_settings
 
 
@@ -32,3 +32,10 @@ async def enforce_price_deadlines(ctx: dict[str, Any]) -> int:
     """Cron, every five minutes: unremedied violations are delisted."""
     async with ctx["session_maker"]() as session, session.begin():
         return await service.enforce_deadlines(session)
+
+
+@job(imports.IMPORT_JOB)
+async def import_observations(ctx: dict[str, Any], import_id: str) -> int:
+    """Run a large observation import (resumes after its last committed chunk)."""
+    found = await imports.run(ctx["session_maker"], get_settings(), uuid.UUID(import_id))
+    return found.new if found else 0

@@ -89,8 +89,9 @@ async def recompute_policy(
     )
     identities = sorted(await observations.all_identities(session))
     written = 0
-    for start in range(0, len(identities), 1000):
-        chunk = set(identities[start : start + 1000])
+    step = 20_000  # identities per set-based statement
+    for start in range(0, len(identities), step):
+        chunk = set(identities[start : start + step])
         written += await observations.recompute_baselines(
             session, chunk, now, only={category.price_policy_key: policy}
         )
@@ -98,7 +99,7 @@ async def recompute_policy(
             "baseline_policy_progress",
             category=category_code,
             policy_key=category.price_policy_key,
-            done=min(start + 1000, len(identities)),
+            done=min(start + step, len(identities)),
             total=len(identities),
         )
     await audit.record(
