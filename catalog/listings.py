@@ -343,7 +343,6 @@ async def list_for_supplier(
     return [(row[0], row[1]) for row in rows]
 
 
-
 async def relist(
     session: AsyncSession, supplier_id: uuid.UUID, listing_id: uuid.UUID
 ) -> ListingRevision:

@@ -21,19 +21,21 @@ from catalog.models import (
     ListingImage,
     ListingImport,
     ListingRevision,
+    MediaImage,
     StoredRuleset,
 )
 from mall import audit
 from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
-from mall.errors import InvalidError, NotFoundError
-from mall.listings import imports, rulesets
+from mall.errors import InvalidError
+from mall.listings import imports, media, rulesets
 from mall.listings import service as flow
 from mall.penalties import service as penalties
 from mall.pricing import history
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
+from mall.storage import FileStore
 from pricing_monitor.policy import DEFAULT_POLICY_KEY
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -633,6 +635,14 @@ def _image_out(image: ListingImage) -> ImageOut:
 class ImportUpload:
     file: UploadFile
     category: str
+    # A ZIP of the images the sheet's ``images`` column names.
+    images: UploadFile | None = None
+
+
+class CreatedListingOut(msgspec.Struct):
+    row: int | None
+    listing_id: uuid.UUID
+    status: str
 
 
 class ImportOut(msgspec.Struct):
@@ -648,9 +658,12 @@ class ImportOut(msgspec.Struct):
     errors_sample: list[dict[str, Any]]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    # The listings created so far, in file order.
+    listing_ids: list[uuid.UUID] = []
+    listings: list[CreatedListingOut] = []
 
 
-def _import_out(job: ListingImport) -> ImportOut:
+def _import_out(job: ListingImport, created: list[dict[str, Any]] | None = None) -> ImportOut:
     return ImportOut(
         id=job.id,
         status=job.status,
@@ -664,6 +677,8 @@ def _import_out(job: ListingImport) -> ImportOut:
         errors_sample=job.errors[:50],
         created_at=job.created_at,
         finished_at=job.finished_at,
+        listing_ids=[c["listing_id"] for c in created or []],
+        listings=[CreatedListingOut(**c) for c in created or []],
     )
 
 
@@ -695,8 +710,9 @@ class ListingImportController(Controller):
     @post(
         "/import",
         status_code=202,
-        request_max_body_size=imports.MAX_FILE_BYTES + 65536,
-        summary="Import listings from CSV or XLSX (a job; the same file twice is one import)",
+        request_max_body_size=imports.MAX_FILE_BYTES + imports.MAX_IMAGES_BYTES + 65536,
+        summary="Import listings from CSV or XLSX, with a ZIP of images (a job; the same files"
+        " twice are one import)",
     )
     async def start_import(
         self, request: Request, data: MultipartBody[ImportUpload], db_session: DbSession
@@ -709,6 +725,18 @@ class ListingImportController(Controller):
                 title="文件过大",
                 errors=[{"field": "file", "message": f"at most {imports.MAX_FILE_BYTES} bytes"}],
             )
+        images = None
+        if data.images is not None:
+            images = await data.images.read(imports.MAX_IMAGES_BYTES + 1)
+            if len(images) > imports.MAX_IMAGES_BYTES:
+                raise InvalidError(
+                    "The image archive is too large.",
+                    code="catalog.import_too_large",
+                    title="图片压缩包过大",
+                    errors=[
+                        {"field": "images", "message": f"at most {imports.MAX_IMAGES_BYTES} bytes"}
+                    ],
+                )
         job, _ = await imports.start(
             db_session,
             request.app.state.settings,
@@ -716,14 +744,16 @@ class ListingImportController(Controller):
             filename=data.file.filename or "listings",
             content=content,
             category_code=data.category,
+            images=images,
         )
-        return _import_out(job)
+        return _import_out(job, await imports.created_listings(db_session, job))
 
     @get("/imports/{import_id:uuid}", summary="An import's progress")
     async def get_import(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ImportOut:
-        return _import_out(await imports.get_own(db_session, current_principal(request), import_id))
+        job = await imports.get_own(db_session, current_principal(request), import_id)
+        return _import_out(job, await imports.created_listings(db_session, job))
 
     @get("/imports/{import_id:uuid}/errors.xlsx", summary="Every rejected cell, as XLSX")
     async def errors(
@@ -736,6 +766,74 @@ class ListingImportController(Controller):
             headers={
                 "Content-Disposition": f'attachment; filename="import-{import_id}-errors.xlsx"'
             },
+        )
+
+
+class MediaOut(msgspec.Struct):
+    """An image of the supplier's library; a bulk import names it as ``media:<id>``."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    width: int
+    height: int
+    sha256: str
+    created_at: dt.datetime
+
+
+def _media_out(m: MediaImage) -> MediaOut:
+    return MediaOut(
+        id=m.id,
+        filename=m.filename,
+        media_type=m.media_type,
+        width=m.width,
+        height=m.height,
+        sha256=m.sha256,
+        created_at=m.created_at,
+    )
+
+
+class MediaController(Controller):
+    path = "/api/v1/media"
+    tags = ["listings"]
+    guards = [requires(OrgKind.SUPPLIER)]
+
+    @post(
+        "/",
+        request_max_body_size=media.MAX_BYTES + 65536,
+        summary="Add an image to your media library (checked and processed like listing images)",
+    )
+    async def add(
+        self, request: Request, data: MultipartBody[ImageUpload], db_session: DbSession
+    ) -> MediaOut:
+        principal = current_principal(request)
+        content = await data.file.read(media.MAX_BYTES + 1)
+        found = await media.add(
+            db_session,
+            FileStore(request.app.state.settings.mall.files_dir),
+            audit.Actor.of(principal),
+            principal.org_id,
+            content,
+            data.file.filename or "image",
+        )
+        return _media_out(found)
+
+    @get("/", summary="Your media library, newest first")
+    async def list_media(
+        self,
+        request: Request,
+        db_session: DbSession,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[MediaOut]:
+        rows = await media.list_own(db_session, current_principal(request).org_id, limit)
+        return [_media_out(m) for m in rows]
+
+    @get("/{media_id:uuid}", summary="One image of your media library")
+    async def get_media(
+        self, request: Request, media_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> MediaOut:
+        return _media_out(
+            await media.get_own(db_session, current_principal(request).org_id, media_id)
         )
 
 

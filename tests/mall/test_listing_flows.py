@@ -5,17 +5,21 @@ manual queue's claim, and the one listing detail."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
+import zipfile
 
 import pytest
+from case_support import handle, listing_of
+from PIL import Image
 from sqlalchemy import select
 
 from catalog.categories import seed_demo_categories
 from mall.audit.models import AuditEvent
 from mall.auth.models import OrgKind
+from mall.listings import imports
 from mall.listings import service as flow
 from pricing_monitor.models import MarketBaseline
-from case_support import handle, listing_of
 from tests.mall.test_listings import desktop, jpeg
 
 LISTINGS = "/api/v1/listings/"
@@ -176,8 +180,11 @@ async def test_create_edit_and_read_answer_the_same_detail(
     assert created["live"] is None and created["pending"]["status"] == "draft"
     listing = await _on_sale(client, session_maker, settings, owner)
     url = f"{LISTINGS}{listing['id']}"
-    edited = (await client.patch(url, json={"title": listing["revision"]["title"] + " 新款"},
-                                 headers=owner)).json()
+    edited = (
+        await client.patch(
+            url, json={"title": listing["revision"]["title"] + " 新款"}, headers=owner
+        )
+    ).json()
     read = (await client.get(url, headers=owner)).json()
     assert edited == read
     assert edited["supplier"]["name"] and edited["stock"] == 20
@@ -221,12 +228,16 @@ async def test_a_delisted_listing_is_relisted_through_review(
     await client.post(f"{url}/delist", json={}, headers=owner)
     stranger = await _supplier(make_account, login)
     assert (await client.post(f"{url}/relist", headers=stranger)).status_code == 404
-    assert (await client.post(f"{url}/relist", headers=signed_in[OrgKind.PURCHASER])).status_code == 403
+    assert (
+        await client.post(f"{url}/relist", headers=signed_in[OrgKind.PURCHASER])
+    ).status_code == 403
     relisted = await client.post(f"{url}/relist", headers=owner)
     assert relisted.status_code == 200, relisted.text
     body = relisted.json()
     assert body["status"] == "submitted" and body["on_sale"] is False
-    assert body["pending"]["number"] == 2 and body["revision"]["title"] == listing["revision"]["title"]
+    assert (
+        body["pending"]["number"] == 2 and body["revision"]["title"] == listing["revision"]["title"]
+    )
     assert await _run_review(session_maker, settings, body["revision"]["id"]) == "approved"
     shown = (await client.get(url, headers=signed_in[OrgKind.PURCHASER])).json()
     assert shown["on_sale"] is True and shown["live"]["number"] == 2
@@ -250,9 +261,7 @@ async def test_only_a_listing_never_on_sale_can_be_deleted(
     rejected = await listing_of(client, session_maker, settings, owner)
     assert (await client.delete(f"{LISTINGS}{rejected['id']}", headers=owner)).status_code == 204
 
-    waiting = (
-        await client.post(LISTINGS, json=desktop() | {"submit": True}, headers=owner)
-    ).json()
+    waiting = (await client.post(LISTINGS, json=desktop() | {"submit": True}, headers=owner)).json()
     refused = await client.delete(f"{LISTINGS}{waiting['id']}", headers=owner)
     assert refused.status_code == 409 and refused.json()["code"] == "catalog.listing_not_deletable"
 
@@ -340,3 +349,139 @@ async def test_deciding_claims_and_the_automatic_findings_stay_visible(
     review = (await client.get(f"{LISTINGS}{listing_id}/review", headers=owner)).json()
     assert {f["rule_id"] for f in review["findings"]} == {"MANUAL.FALSE_INFORMATION"}
     assert review["automatic"]["findings"]
+
+
+# ------------------------------------------------------------ media library and imports with images
+
+IMPORT_HEADER = "brand,model,title,price,unit,stock,energy_cert_no,attr:CPU型号,attr:内存容量,attr:硬盘容量,images"
+
+
+def _import_row(model: str, images: str) -> str:
+    return (
+        f"联想,{model},联想 {model} 台式计算机 i5/16G/512G 商用,4599.00,台,5,CQC2023{model},"
+        f"i5-12500,16,512,{images}"
+    )
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+async def _add_media(client, headers, content: bytes):
+    return await client.post(
+        "/api/v1/media/", headers=headers, files={"file": ("m.jpg", content, "image/jpeg")}
+    )
+
+
+async def test_the_media_library_is_the_suppliers_own(
+    client, signed_in, make_account, login
+) -> None:
+    owner = await _supplier(make_account, login)
+    picture = jpeg()
+    added = await _add_media(client, owner, picture)
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert body["width"] == 1000 and body["media_type"] == "image/jpeg"
+    assert (await _add_media(client, owner, picture)).json()["id"] == body["id"]
+    refused = await _add_media(client, owner, b"GIF89a not a picture")
+    assert refused.status_code == 422 and refused.json()["code"] == "catalog.image_invalid"
+    assert [m["id"] for m in (await client.get("/api/v1/media/", headers=owner)).json()] == [
+        body["id"]
+    ]
+    stranger = await _supplier(make_account, login)
+    assert (await client.get(f"/api/v1/media/{body['id']}", headers=stranger)).status_code == 404
+    assert (await client.get("/api/v1/media/", headers=stranger)).json() == []
+    for kind in (OrgKind.PURCHASER, OrgKind.OPERATOR):
+        assert (await _add_media(client, signed_in[kind], picture)).status_code == 403
+
+
+async def test_an_import_with_images_puts_its_rows_on_sale(
+    client, demo_categories, signed_in, make_account, login, session_maker, settings
+) -> None:
+    owner = await _supplier(make_account, login)
+    stranger = await _supplier(make_account, login)
+    mine = (await _add_media(client, owner, jpeg())).json()["id"]
+    theirs = (await _add_media(client, stranger, jpeg())).json()["id"]
+    tag = uuid.uuid4().hex[:4]
+    lines = [
+        IMPORT_HEADER,
+        _import_row(f"Z{tag}1", "photos/front.jpg;side.png"),
+        _import_row(f"Z{tag}2", f"media:{mine}"),
+        _import_row(f"Z{tag}3", "missing.jpg"),
+        _import_row(f"Z{tag}4", f"media:{theirs}"),
+        _import_row(f"Z{tag}5", "broken.jpg"),
+        _import_row(f"Z{tag}6", ""),
+    ]
+    side = io.BytesIO()
+    Image.open(io.BytesIO(jpeg())).save(side, "PNG")
+    archive = _zip(
+        {
+            "photos/front.jpg": jpeg(),
+            "side.png": side.getvalue(),
+            "broken.jpg": b"\xff\xd8\xff junk",
+        }
+    )
+    started = await client.post(
+        "/api/v1/listings/import",
+        headers=owner,
+        data={"category": "A02010104"},
+        files={
+            "file": ("listings.csv", ("\n".join(lines) + "\n").encode(), "text/csv"),
+            "images": ("images.zip", archive, "application/zip"),
+        },
+    )
+    assert started.status_code == 202, started.text
+    job = await imports.run(session_maker, settings, uuid.UUID(started.json()["id"]))
+    assert (job.accepted, job.failed) == (3, 3)
+    result = (await client.get(f"/api/v1/listings/imports/{job.id}", headers=owner)).json()
+    errors = {(e["row"], e["column"], e["code"]) for e in result["errors_sample"]}
+    assert errors == {
+        (4, "images", "image_not_found"),
+        (5, "images", "image_not_found"),
+        (6, "images", "image_invalid"),
+    }
+    assert [c["row"] for c in result["listings"]] == [2, 3, 7]
+    assert result["listing_ids"] == [c["listing_id"] for c in result["listings"]]
+    statuses = {c["row"]: c["status"] for c in result["listings"]}
+    assert statuses == {2: "approved", 3: "approved", 7: "rejected"}, result
+    first = await client.get(
+        f"{LISTINGS}{result['listing_ids'][0]}", headers=signed_in[OrgKind.PURCHASER]
+    )
+    assert first.status_code == 200 and first.json()["on_sale"] is True
+    # The ZIP's images joined the library; the same sheet with another ZIP is another import.
+    library = (await client.get("/api/v1/media/", headers=owner)).json()
+    assert {m["filename"] for m in library} >= {"photos/front.jpg", "side.png"}
+    other = await client.post(
+        "/api/v1/listings/import",
+        headers=owner,
+        data={"category": "A02010104"},
+        files={
+            "file": ("listings.csv", ("\n".join(lines) + "\n").encode(), "text/csv"),
+            "images": ("images.zip", _zip({"photos/front.jpg": jpeg()}), "application/zip"),
+        },
+    )
+    assert other.status_code == 202 and other.json()["id"] != str(job.id)
+    # Another supplier does not see the import.
+    assert (
+        await client.get(f"/api/v1/listings/imports/{job.id}", headers=stranger)
+    ).status_code == 404
+
+
+async def test_a_broken_archive_is_refused_at_upload(
+    client, demo_categories, make_account, login
+) -> None:
+    owner = await _supplier(make_account, login)
+    refused = await client.post(
+        "/api/v1/listings/import",
+        headers=owner,
+        data={"category": "A02010104"},
+        files={
+            "file": ("listings.csv", (IMPORT_HEADER + "\n").encode(), "text/csv"),
+            "images": ("images.zip", b"PK\x03\x04 not really", "application/zip"),
+        },
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "catalog.import_images_invalid"
