@@ -172,7 +172,7 @@ def archive_names(content: bytes) -> dict[str, zipfile.ZipInfo]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         entries = [i for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise _archive_refused(f"not a ZIP file ({exc})") from None
     if len(entries) > ARCHIVE_MAX_ENTRIES:
         raise _archive_refused(f"more than {ARCHIVE_MAX_ENTRIES} files")
@@ -192,7 +192,7 @@ def archive_member(content: bytes, info: zipfile.ZipInfo) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(content)).open(info) as member:
             data = member.read(ARCHIVE_MAX_IMAGE_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise _refuse(f"cannot be read from the archive ({exc})") from None
     if len(data) > ARCHIVE_MAX_IMAGE_BYTES:
         raise _refuse(f"larger than {ARCHIVE_MAX_IMAGE_BYTES} bytes")

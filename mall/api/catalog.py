@@ -280,7 +280,8 @@ async def _listing_detail(
     assert shown is not None
     out = _listing_out(listing, shown, live=live, newest=newest)
     if purchaser:
-        out.pending = None  # what the supplier is preparing is not the purchaser's to see
+        # What the supplier is preparing is not the purchaser's to see.
+        out.pending, out.status = None, shown.status
     supplier = await db_session.get_one(Organisation, listing.supplier_id)
     credit = await penalties.score_of(db_session, supplier.id)
     out.supplier = SupplierBlock(
@@ -588,7 +589,11 @@ class ListingController(Controller):
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PriceHistoryOut:
         listing = await _visible_listing(db_session, request, listing_id)
-        found = await history.price_history(db_session, listing)
+        found = await history.price_history(
+            db_session,
+            listing,
+            on_sale_only=current_principal(request).org_kind is OrgKind.PURCHASER,
+        )
         return PriceHistoryOut(
             listing_prices=found["listing_prices"],
             market=found["market"],

@@ -11,6 +11,7 @@ image.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -43,12 +44,20 @@ async def add(
             title="图片文件过大",
             errors=[{"field": "file", "message": f"at most {MAX_BYTES} bytes"}],
         )
-    original = store.put(content)
-    existing = await _by_original(session, supplier_id, original)
+    existing = await _by_original(session, supplier_id, hashlib.sha256(content).hexdigest())
     if existing is not None:
         return existing
     await asyncio.to_thread(image_tools.check, content)
-    processed = await asyncio.to_thread(image_tools.process, content)
+    try:
+        processed = await asyncio.to_thread(image_tools.process, content)
+    except Exception as exc:  # passed the check, fails to process: refused the same way
+        raise InvalidError(
+            f"The image was refused: {str(exc)[:200]}.",
+            code="catalog.image_invalid",
+            title="图片不符合要求",
+            errors=[{"field": "file", "message": "cannot be processed"}],
+        ) from None
+    original = store.put(content)
     values = {
         "id": uuid.uuid4(),
         "supplier_id": supplier_id,

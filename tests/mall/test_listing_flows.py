@@ -144,7 +144,10 @@ async def test_purchasers_see_the_live_revision_while_an_edit_is_pending(
         body = seen.json()
         assert body["revision"]["price"] == "4599.00" and body["on_sale"] is True
         assert body["live"]["number"] == 1 and body["pending"] is None
-        assert (await client.get(f"{url}/price-history", headers=purchaser)).status_code == 200
+        assert body["status"] == "approved"
+        prices = await client.get(f"{url}/price-history", headers=purchaser)
+        assert prices.status_code == 200
+        assert [p["price"] for p in prices.json()["listing_prices"]] == ["4599.00"]
         # The owner and operators see the pending revision beside the live one.
         mine = (await client.get(url, headers=owner)).json()
         assert mine["revision"]["number"] == 2 and mine["pending"]["status"] == step
