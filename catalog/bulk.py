@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -14,18 +15,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from catalog.errors import CatalogInvalid
 from catalog.listings import check_content
-from catalog.models import Listing, ListingRevision
+from catalog.models import Listing, ListingRevision, MediaImage
 from catalog.review import facts_digest, findings_json, market_assessment
 from pricing_monitor.models import MarketBaseline
 from pricing_monitor.observations import canonical_brands
 from review_rules import (
     CategorySpec,
+    ImageFacts,
+    ImageReuse,
     ListingFacts,
     Ruleset,
     SupplierFacts,
@@ -47,6 +50,7 @@ FIELDS = (
     "manufacturer",
     "energy_cert_no",
     "after_sales",
+    "images",
 )
 REQUIRED = ("brand", "model", "title", "price", "unit")
 FIELD_NAMES_ZH = {
@@ -62,7 +66,10 @@ FIELD_NAMES_ZH = {
     "manufacturer": "制造商",
     "energy_cert_no": "节能产品认证证书编号",
     "after_sales": "售后服务承诺",
+    "images": "商品图片（第一张为主图）：压缩包内的文件名，或图片库的 media:<编号>，多张用 ; 分隔",
 }
+IMAGE_SEPARATORS = re.compile(r"[;；|\n]+")
+MAX_IMAGES_PER_ROW = 10
 ATTRIBUTE_PREFIX = "attr:"
 _TRUE = {"true", "1", "是", "有", "yes", "y"}
 _FALSE = {"false", "0", "否", "无", "no", "n"}
@@ -217,6 +224,14 @@ def parse_row(  # noqa: PLR0912 - one flat check per column
             key = name[len(ATTRIBUTE_PREFIX) :]
             attributes[key] = _attribute(types.get(key, "text"), raw)
     content["attributes"] = attributes
+    references = [r.strip() for r in IMAGE_SEPARATORS.split(cells.get("images", "")) if r.strip()]
+    if len(references) > MAX_IMAGES_PER_ROW:
+        error(
+            "images",
+            "too_many",
+            f"每个商品最多 {MAX_IMAGES_PER_ROW} 张图片 / at most {MAX_IMAGES_PER_ROW} images",
+        )
+    content["images"] = references
     if content["category_code"] != spec.code:
         error(
             "category_code",
@@ -235,6 +250,45 @@ def parse_row(  # noqa: PLR0912 - one flat check per column
     return content, []
 
 
+def media_reference(reference: str) -> uuid.UUID | None:
+    """The media library id named by ``media:<id>`` (or a bare id), else None (a file name)."""
+    text_form = reference[len("media:") :] if reference.lower().startswith("media:") else reference
+    try:
+        return uuid.UUID(text_form.strip())
+    except ValueError:
+        return None
+
+
+async def reused_by_phash(
+    session: AsyncSession, supplier_id: uuid.UUID, phashes: list[str], max_distance: int
+) -> dict[str, list[ImageReuse]]:
+    """Other suppliers' ready images within ``max_distance`` of each hash, in one query."""
+    if not phashes:
+        return {}
+    rows = await session.execute(
+        text(
+            """
+            SELECT mine, other.supplier_id, other.listing_id,
+                   min(bit_count(CAST(('x' || other.phash) AS bit(64))
+                                 # CAST(('x' || mine) AS bit(64)))) AS distance
+            FROM listing_image other, unnest(CAST(:mine AS text[])) AS mine
+            WHERE other.status = 'ready' AND other.phash IS NOT NULL
+              AND other.supplier_id <> :supplier
+              AND bit_count(CAST(('x' || other.phash) AS bit(64))
+                            # CAST(('x' || mine) AS bit(64))) <= :limit
+            GROUP BY mine, other.supplier_id, other.listing_id
+            """
+        ),
+        {"mine": sorted(set(phashes)), "supplier": supplier_id, "limit": max_distance},
+    )
+    found: dict[str, list[ImageReuse]] = {}
+    for r in rows:
+        found.setdefault(r.mine, []).append(
+            ImageReuse(str(r.supplier_id), str(r.listing_id), int(r.distance))
+        )
+    return found
+
+
 async def store_batch(
     session: AsyncSession,
     supplier_id: uuid.UUID,
@@ -243,13 +297,26 @@ async def store_batch(
     supplier: SupplierFacts,
     ruleset: Ruleset,
     policy_key: str = "default",
+    *,
+    images: list[list[MediaImage]] | None = None,
+    import_id: uuid.UUID | None = None,
+    row_numbers: list[int] | None = None,
 ) -> tuple[Counter[str], list[uuid.UUID]]:
     """Create, submit and review a batch of valid rows in a few set-based statements.
 
-    Market baselines and the supplier's live listings are read once per batch;
-    rows of the batch that repeat an earlier row (same brand, model and key
-    attributes) are duplicates of it. Returns the outcomes and the listing ids.
+    Market baselines, the supplier's live listings and other suppliers' images
+    like the rows' images are read once per batch; rows of the batch that repeat
+    an earlier row (same brand, model and key attributes) are duplicates of it.
+    ``images`` gives each row its library images (the first is the main image).
+    Returns the outcomes and the listing ids.
     """
+    images = images or [[] for _ in rows]
+    reused = await reused_by_phash(
+        session,
+        supplier_id,
+        [m.phash for row_images in images for m in row_images],
+        ruleset.image_reuse_max_distance,
+    )
     now = dt.datetime.now(dt.UTC)
     derived = [
         {"brand_norm": normalise(r["brand"]).strip(), "model_norm": normalise_model(r["model"])}
@@ -292,13 +359,20 @@ async def store_batch(
             listing_id
         )
 
-    listings_rows, revision_rows, decision_rows = [], [], []
+    listings_rows, revision_rows, decision_rows, image_rows = [], [], [], []
     outcomes: Counter[str] = Counter()
     seen: dict[tuple[Any, ...], str] = {}
     ids = []
-    for content, norms in zip(rows, derived, strict=True):
+    numbers = row_numbers or [None] * len(rows)
+    for content, norms, row_images, row_number in zip(rows, derived, images, numbers, strict=True):
         listing_id, revision_id = uuid.UUID(str(uuid7())), uuid.UUID(str(uuid7()))
         ids.append(listing_id)
+        closest: dict[tuple[str, str], ImageReuse] = {}
+        for m in row_images:
+            for r in reused.get(m.phash, []):
+                key = (r.other_supplier_id, r.other_listing_id)
+                if key not in closest or r.distance < closest[key].distance:
+                    closest[key] = r
         market = market_assessment(
             baselines.get((canonical[norms["brand_norm"]], norms["model_norm"])),
             content["price"],
@@ -323,6 +397,10 @@ async def store_batch(
             gtin=content.get("gtin"),
             energy_cert_no=content.get("energy_cert_no"),
             duplicates_of=duplicates,
+            images=tuple(
+                ImageFacts(m.width, m.height, m.phash, m.border_whiteness) for m in row_images
+            ),
+            reused_images=tuple(sorted(closest.values(), key=lambda r: r.distance)),
         )
         decision = evaluate(facts, ruleset)
         outcome = decision.outcome.value
@@ -336,8 +414,29 @@ async def store_batch(
                 "status": outcome,
                 "live_revision_id": revision_id if outcome == "approved" else None,
                 "current_revision_id": revision_id,
+                "import_id": import_id,
+                "import_row": row_number,
                 **stamp,
             }
+        )
+        image_rows.extend(
+            {
+                "id": uuid.UUID(str(uuid7())),
+                "listing_id": listing_id,
+                "supplier_id": supplier_id,
+                "position": position,
+                "status": "ready",
+                "original_sha256": m.original_sha256,
+                "sha256": m.sha256,
+                "media_type": m.media_type,
+                "width": m.width,
+                "height": m.height,
+                "phash": m.phash,
+                "border_whiteness": m.border_whiteness,
+                "thumbnails": m.thumbnails,
+                **stamp,
+            }
+            for position, m in enumerate(row_images)
         )
         revision_rows.append(
             {
@@ -382,10 +481,11 @@ async def store_batch(
     await _copy(session, "listing", listings_rows)
     await _copy(session, "listing_revision", revision_rows)
     await _copy(session, "review_decision", decision_rows)
+    await _copy(session, "listing_image", image_rows)
     return outcomes, ids
 
 
-_JSON_COLUMNS = {"attributes", "findings", "timings_ms"}
+_JSON_COLUMNS = {"attributes", "findings", "timings_ms", "thumbnails"}
 
 
 async def _copy(session: AsyncSession, table: str, rows: list[dict[str, Any]]) -> None:

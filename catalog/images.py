@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zipfile
 from dataclasses import dataclass
 
 import imagehash
@@ -148,3 +149,51 @@ def process(content: bytes) -> ProcessedImage:
         border_whiteness=round(border_whiteness(thumbnails[160]), 4),
         thumbnails={size: _jpeg(thumb) for size, thumb in thumbnails.items()},
     )
+
+
+ARCHIVE_MAX_ENTRIES = 5000
+ARCHIVE_MAX_IMAGE_BYTES = 10 * 1024 * 1024
+ARCHIVE_MAX_TOTAL_BYTES = 500 * 1024 * 1024
+
+
+def _archive_refused(message: str) -> CatalogInvalid:
+    return CatalogInvalid(
+        f"The image archive was refused: {message}.",
+        code="catalog.import_images_invalid",
+        title="图片压缩包不符合要求",
+        errors=[{"field": "images", "message": message}],
+    )
+
+
+def archive_names(content: bytes) -> dict[str, zipfile.ZipInfo]:
+    """The files of a ZIP of images by their name inside it (folders dropped, so
+    ``图片/a.jpg`` is ``a.jpg`` too), after checking its declared sizes: at most
+    5,000 files of 10 MB each and 500 MB in all (a ZIP bomb is refused unread)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        raise _archive_refused(f"not a ZIP file ({exc})") from None
+    if len(entries) > ARCHIVE_MAX_ENTRIES:
+        raise _archive_refused(f"more than {ARCHIVE_MAX_ENTRIES} files")
+    if sum(i.file_size for i in entries) > ARCHIVE_MAX_TOTAL_BYTES:
+        raise _archive_refused(f"more than {ARCHIVE_MAX_TOTAL_BYTES} bytes uncompressed")
+    names: dict[str, zipfile.ZipInfo] = {}
+    for info in entries:
+        names[info.filename] = info
+        names.setdefault(info.filename.rsplit("/", 1)[-1], info)
+    return names
+
+
+def archive_member(content: bytes, info: zipfile.ZipInfo) -> bytes:
+    """One file of the archive, read no further than its size limit."""
+    if info.file_size > ARCHIVE_MAX_IMAGE_BYTES:
+        raise _refuse(f"larger than {ARCHIVE_MAX_IMAGE_BYTES} bytes")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)).open(info) as member:
+            data = member.read(ARCHIVE_MAX_IMAGE_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError) as exc:
+        raise _refuse(f"cannot be read from the archive ({exc})") from None
+    if len(data) > ARCHIVE_MAX_IMAGE_BYTES:
+        raise _refuse(f"larger than {ARCHIVE_MAX_IMAGE_BYTES} bytes")
+    return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,7 @@ CONTENT_FIELDS = (
     "energy_cert_no",
 )
 UNDER_REVIEW = ("submitted", "manual_review")
+DELETABLE = ("draft", "rejected", "withdrawn")
 
 
 def _now() -> dt.datetime:
@@ -127,6 +129,25 @@ async def get_owned(
     return listing
 
 
+async def get_on_sale(session: AsyncSession, listing_id: uuid.UUID) -> Listing:
+    """A listing whose live revision is on sale (what a purchaser may see), whatever
+    newer revision its supplier is editing or has under review."""
+    listing = (
+        await session.scalars(
+            select(Listing).where(
+                Listing.id == listing_id,
+                Listing.live_revision_id.is_not(None),
+                Listing.delisted_at.is_(None),
+            )
+        )
+    ).one_or_none()
+    if listing is None:
+        raise CatalogNotFound(
+            "No such listing on sale.", code="catalog.listing_not_found", title="未找到该商品"
+        )
+    return listing
+
+
 async def get_any(session: AsyncSession, listing_id: uuid.UUID) -> Listing:
     listing = await session.get(Listing, listing_id)
     if listing is None:
@@ -161,12 +182,56 @@ def _sync_status(listing: Listing, current_revision: ListingRevision) -> None:
         listing.status = current_revision.status
 
 
+def _next_revision(
+    listing: Listing, latest: ListingRevision, content: dict[str, Any]
+) -> ListingRevision:
+    return ListingRevision(
+        listing_id=listing.id,
+        supplier_id=listing.supplier_id,
+        number=latest.number + 1,
+        status="draft",
+        category_code=listing.category_code,
+        **content,
+        **_derived(content),
+    )
+
+
+async def _replace_current(
+    session: AsyncSession, listing: Listing, latest: ListingRevision, content: dict[str, Any]
+) -> ListingRevision:
+    """A new draft revision after ``latest`` (a rejected or waiting one is superseded)."""
+    if latest.status in UNDER_REVIEW or latest.status == "rejected":
+        latest.status = "superseded"
+    new = _next_revision(listing, latest, content)
+    session.add(new)
+    await session.flush()
+    listing.current_revision_id = new.id
+    _sync_status(listing, new)
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class StockChange:
+    """Units on sale set at once on the live revision (and on a newer one awaiting review)."""
+
+    listing: Listing
+    revision: ListingRevision
+    before: dict[str, int]
+    after: int
+
+
 async def edit(
     session: AsyncSession, supplier_id: uuid.UUID, listing_id: uuid.UUID, changes: dict[str, Any]
-) -> ListingRevision:
-    """A draft is edited in place; anything else gets a new draft revision."""
+) -> ListingRevision | StockChange:
+    """A draft is edited in place; anything else gets a new draft revision.
+
+    Stock is not reviewed content: a change of the stock alone is made in place,
+    on the live revision and on the newest one, and returns a ``StockChange``.
+    """
     listing = await get_owned(session, supplier_id, listing_id, lock=True)
     latest = await current(session, listing)
+    if set(changes) == {"stock"}:
+        return await _set_stock(session, listing, latest, changes["stock"])
     category = await categories.get(session, listing.category_code)
     merged = {k: getattr(latest, k) for k in CONTENT_FIELDS} | changes
     check_content(
@@ -179,36 +244,42 @@ async def edit(
             setattr(latest, key, value)
         _sync_status(listing, latest)
         return latest
-    if latest.status in UNDER_REVIEW or latest.status == "rejected":
-        latest.status = "superseded"
-    new = ListingRevision(
-        listing_id=listing.id,
-        supplier_id=supplier_id,
-        number=latest.number + 1,
-        status="draft",
-        category_code=listing.category_code,
-        **merged,
-        **_derived(merged),
-    )
-    session.add(new)
+    return await _replace_current(session, listing, latest, merged)
+
+
+async def _set_stock(
+    session: AsyncSession, listing: Listing, latest: ListingRevision, stock: int
+) -> StockChange:
+    targets = [latest]
+    if listing.live_revision_id and listing.live_revision_id != latest.id:
+        live = await session.get_one(
+            ListingRevision, listing.live_revision_id, with_for_update=True
+        )
+        targets.insert(0, live)
+    before = {str(r.number): r.stock for r in targets}
+    for r in targets:
+        r.stock = stock
     await session.flush()
-    listing.current_revision_id = new.id
-    _sync_status(listing, new)
-    return new
+    return StockChange(listing, latest, before, stock)
 
 
 async def submit(
     session: AsyncSession, supplier_id: uuid.UUID, listing_id: uuid.UUID
 ) -> ListingRevision:
+    """Submit the newest revision; a rejected one is copied into a new revision first
+    (images live on the listing, so one added after the rejection is reviewed too)."""
     listing = await get_owned(session, supplier_id, listing_id, lock=True)
     latest = await current(session, listing)
+    if latest.status == "rejected":
+        content = {k: getattr(latest, k) for k in CONTENT_FIELDS}
+        latest = await _replace_current(session, listing, latest, content)
     if latest.status not in ("draft", "withdrawn"):
         raise CatalogConflict(
             f"The newest revision is {latest.status}; edit the listing to submit a new one.",
             code="catalog.listing_state",
             title="当前状态不能提交审核",
             current_status=latest.status,
-            allowed=["draft", "withdrawn"],
+            allowed=["draft", "withdrawn", "rejected"],
         )
     latest.status = "submitted"
     latest.submitted_at = _now()
@@ -270,3 +341,53 @@ async def list_for_supplier(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+async def relist(
+    session: AsyncSession, supplier_id: uuid.UUID, listing_id: uuid.UUID
+) -> ListingRevision:
+    """Submit a delisted listing's live content again: a new revision, a copy of the
+    live one, reviewed under the active ruleset; the listing is back on sale when
+    it is approved."""
+    listing = await get_owned(session, supplier_id, listing_id, lock=True)
+    latest = await current(session, listing)
+    if listing.delisted_at is None or listing.live_revision_id is None:
+        raise CatalogConflict(
+            "Only a delisted listing that was on sale can be relisted.",
+            code="catalog.listing_state",
+            title="仅已下架的商品可重新上架",
+            current_status=listing.status,
+            allowed=["delisted"],
+        )
+    if latest.status in ("draft", *UNDER_REVIEW):
+        raise CatalogConflict(
+            f"The newest revision is {latest.status}: submit it instead.",
+            code="catalog.listing_state",
+            title="已有待提交或审核中的版本，请直接提交该版本",
+            current_status=latest.status,
+            allowed=["approved", "withdrawn", "rejected"],
+        )
+    live = await session.get_one(ListingRevision, listing.live_revision_id)
+    content = {k: getattr(live, k) for k in CONTENT_FIELDS}
+    revision = await _replace_current(session, listing, latest, content)
+    revision.status, revision.submitted_at = "submitted", _now()
+    listing.status = "submitted"
+    return revision
+
+
+async def delete(session: AsyncSession, supplier_id: uuid.UUID, listing_id: uuid.UUID) -> Listing:
+    """Remove a listing that never went on sale, while nothing is under review."""
+    listing = await get_owned(session, supplier_id, listing_id, lock=True)
+    latest = await current(session, listing)
+    if listing.live_revision_id is not None or latest.status not in DELETABLE:
+        raise CatalogConflict(
+            "Only a draft or rejected listing that was never on sale can be deleted;"
+            " delist a listing that was on sale.",
+            code="catalog.listing_not_deletable",
+            title="仅未上架过的草稿或被驳回商品可删除，已上架过的商品请下架",
+            current_status=listing.status,
+            allowed=list(DELETABLE),
+        )
+    await session.delete(listing)
+    await session.flush()
+    return listing

@@ -85,6 +85,11 @@ class Listing(UUIDv7AuditBase):
     delisted_at: Mapped[dt.datetime | None] = mapped_column(
         DateTimeUTC(timezone=True), default=None
     )
+    # The bulk import that created it, and its row in the file.
+    import_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("listing_import.id", ondelete="SET NULL"), default=None, index=True
+    )
+    import_row: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class ListingRevision(UUIDv7AuditBase):
@@ -150,6 +155,27 @@ class ListingImage(UUIDv7AuditBase):
     error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class MediaImage(UUIDv7AuditBase):
+    """An image in a supplier's media library, checked and processed like a listing
+    image; listings (bulk imports) take copies of its measurements."""
+
+    __tablename__ = "media_image"
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "original_sha256", name="uq_media_image_file"),
+    )
+
+    supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # the cleaned image
+    media_type: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    phash: Mapped[str] = mapped_column(String(16))
+    border_whiteness: Mapped[float] = mapped_column(Float)
+    thumbnails: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)  # size → sha256
+
+
 class StoredRuleset(UUIDv7AuditBase):
     """A versioned ruleset (review_rules.Ruleset as JSON); exactly one is active."""
 
@@ -192,7 +218,9 @@ class ListingImport(UUIDv7AuditBase):
 
     __tablename__ = "listing_import"
     __table_args__ = (
-        UniqueConstraint("supplier_id", "file_sha256", name="uq_listing_import_file"),
+        UniqueConstraint(
+            "supplier_id", "file_sha256", "images_sha256", name="uq_listing_import_file"
+        ),
         CheckConstraint(
             _in("status", ("queued", "running", "done", "failed")), name="status_known"
         ),
@@ -200,6 +228,8 @@ class ListingImport(UUIDv7AuditBase):
 
     supplier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"))
     file_sha256: Mapped[str] = mapped_column(String(64))
+    # The ZIP of images sent beside the sheet ("" when none): part of what makes it the same import.
+    images_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
     filename: Mapped[str] = mapped_column(String(255))
     file_format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
     category_code: Mapped[str | None] = mapped_column(String(32), default=None)

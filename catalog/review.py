@@ -320,6 +320,27 @@ async def latest_decision(session: AsyncSession, listing: Listing) -> ReviewDeci
     ).one_or_none()
 
 
+async def automatic_decision(
+    session: AsyncSession, decision: ReviewDecision
+) -> ReviewDecision | None:
+    """For a person's decision, the rules engine's decision on the same revision that
+    sent it to them (None for the engine's own decisions)."""
+    if decision.decided_by is None:
+        return None
+    return (
+        await session.scalars(
+            select(ReviewDecision)
+            .where(
+                ReviewDecision.revision_id == decision.revision_id,
+                ReviewDecision.decided_by.is_(None),
+                ReviewDecision.created_at <= decision.created_at,
+            )
+            .order_by(ReviewDecision.created_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+
+
 async def next_image_position(session: AsyncSession, listing_id: uuid.UUID) -> int:
     current = await session.scalar(
         select(func.max(ListingImage.position)).where(ListingImage.listing_id == listing_id)

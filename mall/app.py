@@ -29,6 +29,7 @@ from mall.api.catalog import (
     CategoryController,
     ListingController,
     ListingImportController,
+    MediaController,
     ReviewQueueController,
     RulesetController,
 )
@@ -138,6 +139,7 @@ def create_app(
             CreditListController,
             CategoryController,
             ListingImportController,
+            MediaController,
             ListingController,
             ReviewQueueController,
             RulesetController,

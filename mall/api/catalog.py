@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy import select
@@ -21,19 +21,21 @@ from catalog.models import (
     ListingImage,
     ListingImport,
     ListingRevision,
+    MediaImage,
     StoredRuleset,
 )
 from mall import audit
 from mall.api.deps import DbSession
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
-from mall.errors import InvalidError, NotFoundError
-from mall.listings import imports, rulesets
+from mall.errors import InvalidError
+from mall.listings import imports, media, rulesets
 from mall.listings import service as flow
 from mall.penalties import service as penalties
 from mall.pricing import history
 from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
+from mall.storage import FileStore
 from pricing_monitor.policy import DEFAULT_POLICY_KEY
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -181,7 +183,23 @@ class SupplierBlock(msgspec.Struct):
     credit_grade: str
 
 
+class RevisionState(msgspec.Struct):
+    """Which revision, and where it stands."""
+
+    revision_id: uuid.UUID
+    number: int
+    status: str
+
+
 class ListingOut(msgspec.Struct):
+    """A listing's detail (create, read, edit, submit all answer with it).
+
+    ``live`` is the revision on sale (while ``on_sale``); ``pending`` is a newer
+    revision the supplier is editing or that is under review or was rejected
+    (None when the newest revision is the live one). ``status`` is the newest
+    revision's state, kept for clients that read it.
+    """
+
     id: uuid.UUID
     supplier_id: uuid.UUID
     category_code: str
@@ -189,7 +207,9 @@ class ListingOut(msgspec.Struct):
     on_sale: bool
     revision: RevisionOut
     live_revision_id: uuid.UUID | None
-    # Set on a single listing's page.
+    live: RevisionState | None
+    pending: RevisionState | None
+    # The list of a supplier's listings leaves these out (None).
     supplier: SupplierBlock | None = None
     # Units on sale now: the live revision's stock (orders reserve from it).
     stock: int | None = None
@@ -215,7 +235,24 @@ def _revision_out(r: ListingRevision) -> RevisionOut:
     )
 
 
-def _listing_out(listing: Listing, revision: ListingRevision) -> ListingOut:
+def _state(revision: ListingRevision | None) -> RevisionState | None:
+    if revision is None:
+        return None
+    return RevisionState(revision_id=revision.id, number=revision.number, status=revision.status)
+
+
+def _listing_out(
+    listing: Listing,
+    revision: ListingRevision,
+    *,
+    live: ListingRevision | None = None,
+    newest: ListingRevision | None = None,
+) -> ListingOut:
+    """``revision`` is the one shown; ``live`` and ``newest`` when known (else read from it)."""
+    if live is None and revision.id == listing.live_revision_id:
+        live = revision
+    if newest is None and revision.id == listing.current_revision_id:
+        newest = revision
     return ListingOut(
         id=listing.id,
         supplier_id=listing.supplier_id,
@@ -224,10 +261,53 @@ def _listing_out(listing: Listing, revision: ListingRevision) -> ListingOut:
         on_sale=listing.live_revision_id is not None and listing.delisted_at is None,
         revision=_revision_out(revision),
         live_revision_id=listing.live_revision_id,
+        live=_state(live),
+        pending=_state(newest)
+        if newest is not None and newest.id != listing.live_revision_id
+        else None,
+        stock=live.stock if live is not None else None,
     )
 
 
+async def _listing_detail(
+    db_session: Any, listing: Listing, *, purchaser: bool = False
+) -> ListingOut:
+    """The one listing detail: the shown revision (a purchaser sees the live one, others
+    the newest), the live and pending states, the stock on sale and the supplier."""
+    live = await listings.revision(db_session, listing.live_revision_id)
+    newest = await listings.revision(db_session, listing.current_revision_id)
+    shown = live if purchaser else newest
+    assert shown is not None
+    out = _listing_out(listing, shown, live=live, newest=newest)
+    if purchaser:
+        # What the supplier is preparing is not the purchaser's to see.
+        out.pending, out.status = None, shown.status
+    supplier = await db_session.get_one(Organisation, listing.supplier_id)
+    credit = await penalties.score_of(db_session, supplier.id)
+    out.supplier = SupplierBlock(
+        id=supplier.id,
+        name=supplier.name,
+        credit_score=credit.score,
+        credit_grade=credit.grade,
+    )
+    return out
+
+
+class AutomaticReviewOut(msgspec.Struct):
+    """The rules engine's decision that sent a revision to a person."""
+
+    id: uuid.UUID
+    outcome: str
+    ruleset_version: str
+    findings: list[dict[str, Any]]
+    decided_at: dt.datetime
+
+
 class ReviewOut(msgspec.Struct):
+    """A review decision. ``id`` is what an objection names (``subject_type``
+    ``review_decision``); an operator's decision carries the automatic one beside it."""
+
+    id: uuid.UUID | None
     outcome: str | None
     ruleset_version: str | None
     findings: list[dict[str, Any]]
@@ -235,6 +315,7 @@ class ReviewOut(msgspec.Struct):
     decided_at: dt.datetime | None
     decided_by: uuid.UUID | None
     note: str | None
+    automatic: AutomaticReviewOut | None = None
 
 
 class ImageOut(msgspec.Struct):
@@ -294,18 +375,14 @@ class DryRunOut(msgspec.Struct):
 async def _visible_listing(
     db_session: Any, request: Request[Any, Any, Any], listing_id: uuid.UUID
 ) -> Listing:
-    """Owners see theirs; operators and regulators see all; purchasers see what is on sale."""
+    """Owners see theirs; operators and regulators see all; purchasers see what is on sale
+    (its live revision, whatever the supplier is preparing meanwhile)."""
     principal = current_principal(request)
     if principal.org_kind is OrgKind.SUPPLIER:
         return await listings.get_owned(db_session, principal.org_id, listing_id)
-    listing = await listings.get_any(db_session, listing_id)
-    if principal.org_kind is OrgKind.PURCHASER and (
-        listing.status != "approved" or listing.delisted_at is not None
-    ):
-        raise NotFoundError(
-            "No such listing on sale.", code="catalog.listing_not_found", title="未找到该商品"
-        )
-    return listing
+    if principal.org_kind is OrgKind.PURCHASER:
+        return await listings.get_on_sale(db_session, listing_id)
+    return await listings.get_any(db_session, listing_id)
 
 
 class CategoryController(Controller):
@@ -366,10 +443,10 @@ class ListingController(Controller):
     ) -> ListingOut:
         content = msgspec.structs.asdict(data)
         submit = content.pop("submit")
-        listing, revision = await flow.create(
+        listing, _ = await flow.create(
             db_session, current_principal(request), content, submit=submit
         )
-        return _listing_out(listing, revision)
+        return await _listing_detail(db_session, listing)
 
     @get("/", guards=[requires(OrgKind.SUPPLIER)], summary="Your listings, newest first")
     async def list_own(
@@ -381,41 +458,35 @@ class ListingController(Controller):
         rows = await listings.list_for_supplier(
             db_session, current_principal(request).org_id, limit
         )
-        return [_listing_out(listing, revision) for listing, revision in rows]
+        live = {
+            r.id: r
+            for r in (
+                await db_session.scalars(
+                    select(ListingRevision).where(
+                        ListingRevision.id.in_(
+                            [x.live_revision_id for x, _ in rows if x.live_revision_id]
+                        )
+                    )
+                )
+            ).all()
+        }
+        return [
+            _listing_out(listing, revision, live=live.get(listing.live_revision_id))
+            for listing, revision in rows
+        ]
 
     @get("/{listing_id:uuid}", guards=[signed_in])
     async def get_listing(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
         listing = await _visible_listing(db_session, request, listing_id)
-        shown = (
-            listing.live_revision_id
-            if current_principal(request).org_kind is OrgKind.PURCHASER
-            else listing.current_revision_id
-        )
-        revision = await listings.revision(db_session, shown)
-        assert revision is not None
-        out = _listing_out(listing, revision)
-        supplier = await db_session.get_one(Organisation, listing.supplier_id)
-        credit = await penalties.score_of(db_session, supplier.id)
-        out.supplier = SupplierBlock(
-            id=supplier.id,
-            name=supplier.name,
-            credit_score=credit.score,
-            credit_grade=credit.grade,
-        )
-        live = (
-            revision
-            if revision.id == listing.live_revision_id
-            else await listings.revision(db_session, listing.live_revision_id)
-        )
-        out.stock = live.stock if live is not None else None
-        return out
+        purchaser = current_principal(request).org_kind is OrgKind.PURCHASER
+        return await _listing_detail(db_session, listing, purchaser=purchaser)
 
     @patch(
         "/{listing_id:uuid}",
         guards=[requires(OrgKind.SUPPLIER)],
-        summary="Edit: a new revision to review",
+        summary="Edit: a new revision to review (the stock alone: changed on sale at once)",
     )
     async def edit(
         self,
@@ -425,22 +496,50 @@ class ListingController(Controller):
         db_session: DbSession,
     ) -> ListingOut:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        revision = await flow.edit(db_session, current_principal(request), listing_id, changes)
-        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+        await flow.edit(db_session, current_principal(request), listing_id, changes)
+        return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
-    @post("/{listing_id:uuid}/submit", guards=[requires(OrgKind.SUPPLIER)], status_code=200)
+    @post(
+        "/{listing_id:uuid}/submit",
+        guards=[requires(OrgKind.SUPPLIER)],
+        status_code=200,
+        summary="Submit for review (a rejected listing: a new revision of the same content)",
+    )
     async def submit(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
-        revision = await flow.submit_listing(db_session, current_principal(request), listing_id)
-        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+        await flow.submit_listing(db_session, current_principal(request), listing_id)
+        return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
     @post("/{listing_id:uuid}/withdraw", guards=[requires(OrgKind.SUPPLIER)], status_code=200)
     async def withdraw(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
-        revision = await flow.withdraw(db_session, current_principal(request), listing_id)
-        return _listing_out(await listings.get_any(db_session, listing_id), revision)
+        await flow.withdraw(db_session, current_principal(request), listing_id)
+        return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
+
+    @post(
+        "/{listing_id:uuid}/relist",
+        guards=[requires(OrgKind.SUPPLIER)],
+        status_code=200,
+        summary="Put a delisted listing up again: its live content reviewed under the active"
+        " ruleset",
+    )
+    async def relist(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> ListingOut:
+        await flow.relist(db_session, current_principal(request), listing_id)
+        return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
+
+    @delete(
+        "/{listing_id:uuid}",
+        guards=[requires(OrgKind.SUPPLIER)],
+        summary="Delete a draft or rejected listing that was never on sale",
+    )
+    async def delete_listing(
+        self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> None:
+        await flow.delete(db_session, current_principal(request), listing_id)
 
     @post(
         "/{listing_id:uuid}/delist",
@@ -455,7 +554,7 @@ class ListingController(Controller):
         db_session: DbSession,
     ) -> ListingOut:
         listing = await flow.delist(db_session, current_principal(request), listing_id, data.reason)
-        return _listing_out(listing, await listings.current(db_session, listing))
+        return await _listing_detail(db_session, listing)
 
     @post(
         "/{listing_id:uuid}/images",
@@ -490,7 +589,11 @@ class ListingController(Controller):
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PriceHistoryOut:
         listing = await _visible_listing(db_session, request, listing_id)
-        found = await history.price_history(db_session, listing)
+        found = await history.price_history(
+            db_session,
+            listing,
+            on_sale_only=current_principal(request).org_kind is OrgKind.PURCHASER,
+        )
         return PriceHistoryOut(
             listing_prices=found["listing_prices"],
             market=found["market"],
@@ -510,6 +613,7 @@ class ListingController(Controller):
         assert listing.current_revision_id is not None
         if decision is None:
             return ReviewOut(
+                id=None,
                 outcome=None,
                 ruleset_version=None,
                 findings=[],
@@ -518,7 +622,7 @@ class ListingController(Controller):
                 decided_by=None,
                 note=None,
             )
-        return _decision_out(decision)
+        return _decision_out(decision, await review.automatic_decision(db_session, decision))
 
 
 def _image_out(image: ListingImage) -> ImageOut:
@@ -536,6 +640,14 @@ def _image_out(image: ListingImage) -> ImageOut:
 class ImportUpload:
     file: UploadFile
     category: str
+    # A ZIP of the images the sheet's ``images`` column names.
+    images: UploadFile | None = None
+
+
+class CreatedListingOut(msgspec.Struct):
+    row: int | None
+    listing_id: uuid.UUID
+    status: str
 
 
 class ImportOut(msgspec.Struct):
@@ -551,9 +663,12 @@ class ImportOut(msgspec.Struct):
     errors_sample: list[dict[str, Any]]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    # The listings created so far, in file order.
+    listing_ids: list[uuid.UUID] = []
+    listings: list[CreatedListingOut] = []
 
 
-def _import_out(job: ListingImport) -> ImportOut:
+def _import_out(job: ListingImport, created: list[dict[str, Any]] | None = None) -> ImportOut:
     return ImportOut(
         id=job.id,
         status=job.status,
@@ -567,6 +682,8 @@ def _import_out(job: ListingImport) -> ImportOut:
         errors_sample=job.errors[:50],
         created_at=job.created_at,
         finished_at=job.finished_at,
+        listing_ids=[c["listing_id"] for c in created or []],
+        listings=[CreatedListingOut(**c) for c in created or []],
     )
 
 
@@ -598,8 +715,9 @@ class ListingImportController(Controller):
     @post(
         "/import",
         status_code=202,
-        request_max_body_size=imports.MAX_FILE_BYTES + 65536,
-        summary="Import listings from CSV or XLSX (a job; the same file twice is one import)",
+        request_max_body_size=imports.MAX_FILE_BYTES + imports.MAX_IMAGES_BYTES + 65536,
+        summary="Import listings from CSV or XLSX, with a ZIP of images (a job; the same files"
+        " twice are one import)",
     )
     async def start_import(
         self, request: Request, data: MultipartBody[ImportUpload], db_session: DbSession
@@ -612,6 +730,18 @@ class ListingImportController(Controller):
                 title="文件过大",
                 errors=[{"field": "file", "message": f"at most {imports.MAX_FILE_BYTES} bytes"}],
             )
+        images = None
+        if data.images is not None:
+            images = await data.images.read(imports.MAX_IMAGES_BYTES + 1)
+            if len(images) > imports.MAX_IMAGES_BYTES:
+                raise InvalidError(
+                    "The image archive is too large.",
+                    code="catalog.import_too_large",
+                    title="图片压缩包过大",
+                    errors=[
+                        {"field": "images", "message": f"at most {imports.MAX_IMAGES_BYTES} bytes"}
+                    ],
+                )
         job, _ = await imports.start(
             db_session,
             request.app.state.settings,
@@ -619,14 +749,16 @@ class ListingImportController(Controller):
             filename=data.file.filename or "listings",
             content=content,
             category_code=data.category,
+            images=images,
         )
-        return _import_out(job)
+        return _import_out(job, await imports.created_listings(db_session, job))
 
     @get("/imports/{import_id:uuid}", summary="An import's progress")
     async def get_import(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ImportOut:
-        return _import_out(await imports.get_own(db_session, current_principal(request), import_id))
+        job = await imports.get_own(db_session, current_principal(request), import_id)
+        return _import_out(job, await imports.created_listings(db_session, job))
 
     @get("/imports/{import_id:uuid}/errors.xlsx", summary="Every rejected cell, as XLSX")
     async def errors(
@@ -639,6 +771,74 @@ class ListingImportController(Controller):
             headers={
                 "Content-Disposition": f'attachment; filename="import-{import_id}-errors.xlsx"'
             },
+        )
+
+
+class MediaOut(msgspec.Struct):
+    """An image of the supplier's library; a bulk import names it as ``media:<id>``."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    width: int
+    height: int
+    sha256: str
+    created_at: dt.datetime
+
+
+def _media_out(m: MediaImage) -> MediaOut:
+    return MediaOut(
+        id=m.id,
+        filename=m.filename,
+        media_type=m.media_type,
+        width=m.width,
+        height=m.height,
+        sha256=m.sha256,
+        created_at=m.created_at,
+    )
+
+
+class MediaController(Controller):
+    path = "/api/v1/media"
+    tags = ["listings"]
+    guards = [requires(OrgKind.SUPPLIER)]
+
+    @post(
+        "/",
+        request_max_body_size=media.MAX_BYTES + 65536,
+        summary="Add an image to your media library (checked and processed like listing images)",
+    )
+    async def add(
+        self, request: Request, data: MultipartBody[ImageUpload], db_session: DbSession
+    ) -> MediaOut:
+        principal = current_principal(request)
+        content = await data.file.read(media.MAX_BYTES + 1)
+        found = await media.add(
+            db_session,
+            FileStore(request.app.state.settings.mall.files_dir),
+            audit.Actor.of(principal),
+            principal.org_id,
+            content,
+            data.file.filename or "image",
+        )
+        return _media_out(found)
+
+    @get("/", summary="Your media library, newest first")
+    async def list_media(
+        self,
+        request: Request,
+        db_session: DbSession,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[MediaOut]:
+        rows = await media.list_own(db_session, current_principal(request).org_id, limit)
+        return [_media_out(m) for m in rows]
+
+    @get("/{media_id:uuid}", summary="One image of your media library")
+    async def get_media(
+        self, request: Request, media_id: FromPath[uuid.UUID], db_session: DbSession
+    ) -> MediaOut:
+        return _media_out(
+            await media.get_own(db_session, current_principal(request).org_id, media_id)
         )
 
 
@@ -724,8 +924,9 @@ def _queue_item(revision: ListingRevision, clock: SlaClock) -> QueueItemOut:
     )
 
 
-def _decision_out(decision: Any) -> ReviewOut:
+def _decision_out(decision: Any, automatic: Any = None) -> ReviewOut:
     return ReviewOut(
+        id=decision.id,
         outcome=decision.outcome,
         ruleset_version=decision.ruleset_version,
         findings=decision.findings,
@@ -733,6 +934,15 @@ def _decision_out(decision: Any) -> ReviewOut:
         decided_at=decision.created_at,
         decided_by=decision.decided_by,
         note=decision.note,
+        automatic=AutomaticReviewOut(
+            id=automatic.id,
+            outcome=automatic.outcome,
+            ruleset_version=automatic.ruleset_version,
+            findings=automatic.findings,
+            decided_at=automatic.created_at,
+        )
+        if automatic is not None
+        else None,
     )
 
 

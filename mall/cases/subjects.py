@@ -137,8 +137,11 @@ class SupplierSubject(SubjectResolver):
 
 
 class ListingSubject(SubjectResolver):
+    """A listing: reported by anyone; objected to by its supplier, which names the
+    listing's latest rejection (the case is then about that review decision)."""
+
     subject_type = "listing"
-    case_types = frozenset({"report"})
+    case_types = frozenset({"report", "objection"})
 
     async def resolve(
         self, session: AsyncSession, subject_id: str, filer: Principal | None = None
@@ -151,6 +154,45 @@ class ListingSubject(SubjectResolver):
         return Subject(
             self.subject_type, str(listing.id), listing.supplier_id, None, revision.title
         )
+
+    async def for_filer(
+        self,
+        session: AsyncSession,
+        subject: Subject,
+        case_type: str,
+        filer: Principal | None,
+        *,
+        anonymous: bool = False,
+    ) -> Subject:
+        if case_type != "objection":
+            return subject
+        if filer is None or filer.org_id != subject.respondent_org_id:
+            # Another party's listing: answered as for a listing that does not exist.
+            raise InvalidError(
+                f"No listing {subject.subject_id!r} of yours.",
+                code="case.subject_not_found",
+                title="案件对象不存在",
+                errors=[{"field": "subject_id", "message": "no such listing of yours"}],
+            )
+        decision_id = await session.scalar(
+            select(ReviewDecision.id)
+            .where(
+                ReviewDecision.listing_id == uuid.UUID(subject.subject_id),
+                ReviewDecision.outcome == "rejected",
+            )
+            .order_by(ReviewDecision.created_at.desc())
+            .limit(1)
+        )
+        if decision_id is None:
+            raise _state_conflict(
+                "The listing has no rejection to object to.", "该商品没有可提出异议的驳回决定"
+            )
+        found = await _REVIEW_DECISIONS.resolve(session, str(decision_id), filer)
+        assert found is not None
+        return found
+
+    async def check_objection(self, session: AsyncSession, subject: Subject) -> None:
+        await _REVIEW_DECISIONS.check_objection(session, subject)
 
 
 class ReviewDecisionSubject(SubjectResolver):
@@ -472,10 +514,12 @@ def _is_party(order: PurchaseOrder, filer: Principal | None) -> bool:
     return filer is not None and filer.org_id in (order.purchaser_org_id, order.supplier_org_id)
 
 
+_REVIEW_DECISIONS = ReviewDecisionSubject()
+
 for _resolver in (
     SupplierSubject(),
     ListingSubject(),
-    ReviewDecisionSubject(),
+    _REVIEW_DECISIONS,
     PriceViolationSubject(),
     PenaltySubject(),
     ApplicationSubject(),

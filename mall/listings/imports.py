@@ -22,11 +22,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog import bulk, categories, review
-from catalog.models import ListingImport
+from catalog import images as image_tools
+from catalog.errors import CatalogError
+from catalog.models import Listing, ListingImport, MediaImage
 from mall import audit
 from mall.auth.principal import Principal
-from mall.errors import InvalidError, NotFoundError
+from mall.errors import DomainError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
+from mall.listings import media
 from mall.listings.service import supplier_facts
 from mall.notifications.service import notify
 from mall.settings import Settings
@@ -37,6 +40,7 @@ log = structlog.get_logger("mall.imports")
 IMPORT_JOB = "import_listings"
 BATCH = 1000
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_IMAGES_BYTES = 100 * 1024 * 1024
 
 
 def file_format(filename: str, content: bytes) -> str:
@@ -60,8 +64,10 @@ async def start(
     filename: str,
     content: bytes,
     category_code: str,
+    images: bytes | None = None,
 ) -> tuple[ListingImport, bool]:
-    """Register the file (once per supplier and content) and queue its job; (import, created)."""
+    """Register the file and its ZIP of images (once per supplier and contents) and queue
+    its job; (import, created)."""
     if not content:
         raise InvalidError(
             "The file is empty.",
@@ -73,13 +79,19 @@ async def start(
     fmt = file_format(filename, content)
     header, _ = bulk.read_rows(content, fmt)
     bulk.check_header(header)
-    digest = FileStore(settings.mall.files_dir).put(content)
+    store = FileStore(settings.mall.files_dir)
+    images_digest = ""
+    if images:
+        image_tools.archive_names(images)  # a broken archive or a ZIP bomb is refused now
+        images_digest = store.put(images)
+    digest = store.put(content)
     stmt = (
         insert(ListingImport)
         .values(
             id=uuid.uuid4(),
             supplier_id=principal.org_id,
             file_sha256=digest,
+            images_sha256=images_digest,
             filename=filename[:255],
             file_format=fmt,
             category_code=category_code,
@@ -99,7 +111,9 @@ async def start(
     found = (
         await session.scalars(
             select(ListingImport).where(
-                ListingImport.supplier_id == principal.org_id, ListingImport.file_sha256 == digest
+                ListingImport.supplier_id == principal.org_id,
+                ListingImport.file_sha256 == digest,
+                ListingImport.images_sha256 == images_digest,
             )
         )
     ).one()
@@ -110,7 +124,12 @@ async def start(
             action="listing_import.started",
             subject_type="listing_import",
             subject_id=found.id,
-            after={"file_sha256": digest, "filename": filename, "category_code": category_code},
+            after={
+                "file_sha256": digest,
+                "images_sha256": images_digest or None,
+                "filename": filename,
+                "category_code": category_code,
+            },
         )
         await enqueue_job(session, IMPORT_JOB, key=found.id, import_id=str(found.id))
     return found, new_id is not None
@@ -133,6 +152,20 @@ async def get_own(
     return found
 
 
+def _parse(
+    header: list[str], pending: list[tuple[int, list[Any]]], spec: Any
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """The rows' content by row number, and the errors of the rows that have some."""
+    parsed, errors = [], []
+    for number, values in pending:
+        content, problems = bulk.parse_row(header, values, spec, number)
+        if content is None:
+            errors.extend(problems)
+        else:
+            parsed.append((number, content))
+    return parsed, errors
+
+
 async def run(
     session_maker: async_sessionmaker[AsyncSession], settings: Settings, import_id: uuid.UUID
 ) -> ListingImport | None:
@@ -146,28 +179,30 @@ async def run(
         category = await categories.get(session, job.category_code or "")
         spec, policy_key = categories.to_spec(category), category.price_policy_key
         ruleset = await review.active_ruleset(session)
-        start_at, fmt, digest, supplier_id = (
-            job.rows_done,
-            job.file_format,
-            job.file_sha256,
-            job.supplier_id,
-        )
-    header, rows = bulk.read_rows(FileStore(settings.mall.files_dir).get(digest), fmt)
+        start_at, supplier_id = job.rows_done, job.supplier_id
+        store = FileStore(settings.mall.files_dir)
+        header, rows = bulk.read_rows(store.get(job.file_sha256), job.file_format)
+        archive = store.get(job.images_sha256) if job.images_sha256 else None
+        library = ImageSource(store, supplier_id, archive)
     done = 0
     pending: list[tuple[int, list[Any]]] = []
 
     async def flush() -> None:
-        valid, errors = [], []
-        for number, values in pending:
-            content, problems = bulk.parse_row(header, values, spec, number)
-            if content is None:
-                errors.extend(problems)
-            else:
-                valid.append(content)
+        parsed, errors = _parse(header, pending, spec)
         async with session_maker() as session, session.begin():
+            valid, numbers, images = await library.resolve_rows(session, parsed, errors)
             outcomes, ids = (
                 await bulk.store_batch(
-                    session, supplier_id, spec, valid, supplier, ruleset, policy_key
+                    session,
+                    supplier_id,
+                    spec,
+                    valid,
+                    supplier,
+                    ruleset,
+                    policy_key,
+                    images=images,
+                    import_id=import_id,
+                    row_numbers=numbers,
                 )
                 if valid
                 else (Counter(), [])
@@ -223,6 +258,88 @@ async def run(
         "listing_import.done", import_id=str(import_id), accepted=job.accepted, failed=job.failed
     )
     return job
+
+
+class ImageSource:
+    """Resolves a row's image references: library ids (the supplier's own) and file
+    names in the import's ZIP (each added to the library once)."""
+
+    def __init__(self, store: FileStore, supplier_id: uuid.UUID, archive: bytes | None) -> None:
+        self.store, self.supplier_id, self.archive = store, supplier_id, archive
+        self.names = image_tools.archive_names(archive) if archive else {}
+        self.added: dict[str, uuid.UUID] = {}
+
+    async def resolve_rows(
+        self,
+        session: AsyncSession,
+        parsed: list[tuple[int, dict[str, Any]]],
+        errors: list[dict[str, Any]],
+    ) -> tuple[list[dict[str, Any]], list[int], list[list[MediaImage]]]:
+        """The rows whose images all resolve (content, row number, images); the others'
+        errors are added to ``errors``."""
+        valid, numbers, images = [], [], []
+        for number, content in parsed:
+            found, problems = await self.resolve(session, number, content.pop("images"))
+            if problems:
+                errors.extend(problems)
+                continue
+            valid.append(content)
+            numbers.append(number)
+            images.append(found)
+        return valid, numbers, images
+
+    async def resolve(
+        self, session: AsyncSession, row: int, references: list[str]
+    ) -> tuple[list[MediaImage], list[dict[str, Any]]]:
+        """The row's images in order, or its errors (column ``images``)."""
+        errors: list[dict[str, Any]] = []
+
+        def error(code: str, message: str) -> None:
+            errors.append({"row": row, "column": "images", "code": code, "message": message})
+
+        ids: list[uuid.UUID | None] = []
+        for reference in references:
+            media_id = bulk.media_reference(reference) or self.added.get(reference)
+            if media_id is None:
+                media_id = await self._from_archive(session, reference, error)
+            ids.append(media_id)
+        known = await media.owned(session, self.supplier_id, [i for i in ids if i])
+        for reference, media_id in zip(references, ids, strict=True):
+            if media_id is not None and media_id not in known:
+                error(
+                    "image_not_found", f"图片库中没有 {reference} / no such image in your library"
+                )
+        if errors:
+            return [], errors
+        return [known[i] for i in ids if i], []
+
+    async def _from_archive(self, session: AsyncSession, name: str, error: Any) -> uuid.UUID | None:
+        info = self.names.get(name)
+        if info is None or self.archive is None:
+            error("image_not_found", f"压缩包中没有文件 {name} / no file {name} in the ZIP")
+            return None
+        try:
+            content = image_tools.archive_member(self.archive, info)
+            # A savepoint: a refused image leaves the batch's transaction usable.
+            async with session.begin_nested():
+                found = await media.add(
+                    session, self.store, audit.SYSTEM, self.supplier_id, content, name
+                )
+        except (CatalogError, DomainError) as exc:
+            error("image_invalid", f"图片 {name} 不符合要求 / {exc}")
+            return None
+        self.added[name] = found.id
+        return found.id
+
+
+async def created_listings(session: AsyncSession, job: ListingImport) -> list[dict[str, Any]]:
+    """The listings the import created, by row: id and where each stands."""
+    rows = await session.execute(
+        select(Listing.import_row, Listing.id, Listing.status)
+        .where(Listing.import_id == job.id)
+        .order_by(Listing.import_row, Listing.id)
+    )
+    return [{"row": r.import_row, "listing_id": r.id, "status": r.status} for r in rows]
 
 
 def error_report(job: ListingImport) -> bytes:

@@ -20,6 +20,7 @@ from mall import audit
 from mall.auth.models import Organisation, supplier_category
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
+from mall.cases.models import Case
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.service import notify
@@ -80,32 +81,97 @@ async def create(
 async def edit(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID, changes: dict[str, Any]
 ) -> ListingRevision:
-    revision = await listings.edit(session, principal.org_id, listing_id, changes)
+    """Edit a listing: a new revision to review, or the stock alone changed at once."""
+    result = await listings.edit(session, principal.org_id, listing_id, changes)
+    if isinstance(result, listings.StockChange):
+        await audit.record(
+            session,
+            actor=audit.Actor.of(principal),
+            action="listing.stock_changed",
+            subject_type="listing",
+            subject_id=listing_id,
+            before={"stock_by_revision": result.before},
+            after={"stock": result.after},
+        )
+        return result.revision
     await audit.record(
         session,
         actor=audit.Actor.of(principal),
         action="listing.edited",
         subject_type="listing",
         subject_id=listing_id,
-        after=_revision_summary(revision) | {"changed": sorted(changes)},
+        after=_revision_summary(result) | {"changed": sorted(changes)},
     )
-    return revision
+    return result
 
 
 async def submit_listing(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID
 ) -> ListingRevision:
+    """Submit the newest revision (a rejected one is copied into a new one) for review."""
     revision = await listings.submit(session, principal.org_id, listing_id)
+    return await _submitted(session, principal, revision, "listing.submitted")
+
+
+async def relist(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
+) -> ListingRevision:
+    """A delisted listing's live content, reviewed again under the active ruleset."""
+    revision = await listings.relist(session, principal.org_id, listing_id)
+    return await _submitted(session, principal, revision, "listing.relist_submitted")
+
+
+async def _submitted(
+    session: AsyncSession, principal: Principal, revision: ListingRevision, action: str
+) -> ListingRevision:
     await audit.record(
         session,
         actor=audit.Actor.of(principal),
-        action="listing.submitted",
+        action=action,
         subject_type="listing",
-        subject_id=listing_id,
+        subject_id=revision.listing_id,
         after=_revision_summary(revision),
     )
     await enqueue_job(session, REVIEW_JOB, key=revision.id, revision_id=str(revision.id))
     return revision
+
+
+async def delete(session: AsyncSession, principal: Principal, listing_id: uuid.UUID) -> None:
+    """Remove a draft or rejected listing that never went on sale (audited)."""
+    listing = await listings.get_owned(session, principal.org_id, listing_id, lock=True)
+    revision = await listings.current(session, listing)
+    decisions = [
+        str(d)
+        for d in (
+            await session.scalars(
+                select(ReviewDecision.id).where(ReviewDecision.listing_id == listing.id)
+            )
+        ).all()
+    ]
+    named = await session.scalar(
+        select(Case.id)
+        .where(
+            ((Case.subject_type == "listing") & (Case.subject_id == str(listing.id)))
+            | ((Case.subject_type == "review_decision") & Case.subject_id.in_(decisions))
+        )
+        .limit(1)
+    )
+    if named is not None:
+        raise ConflictError(
+            "A case names this listing or its review; it is kept as the case's record.",
+            code="catalog.listing_not_deletable",
+            title="该商品或其审核决定已被案件引用，不能删除",
+            case_id=named,
+        )
+    await listings.delete(session, principal.org_id, listing_id)
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="listing.deleted",
+        subject_type="listing",
+        subject_id=listing_id,
+        before=_revision_summary(revision),
+    )
 
 
 async def withdraw(
@@ -375,14 +441,19 @@ async def claim(
     session: AsyncSession, principal: Principal, revision_id: uuid.UUID
 ) -> ListingRevision:
     revision = await _waiting(session, revision_id)
+    _claim_for(revision, principal)
+    return revision
+
+
+def _claim_for(revision: ListingRevision, principal: Principal) -> None:
     if revision.claimed_by not in (None, principal.user_id):
         raise ConflictError(
             "Another operator has claimed this listing.",
             code="catalog.review_claimed",
             title="该商品已由其他审核人员领取",
+            claimed_by=revision.claimed_by,
         )
     revision.claimed_by = principal.user_id
-    return revision
 
 
 async def decide_manually(
@@ -395,6 +466,8 @@ async def decide_manually(
     note: str,
 ) -> ReviewDecision:
     revision = await _waiting(session, revision_id)
+    # Deciding claims the revision for the operator; another operator's claim stands.
+    _claim_for(revision, principal)
     unknown = sorted(set(reason_codes) - set(REJECTION_CODES))
     if not approve and (not reason_codes or unknown):
         raise InvalidError(

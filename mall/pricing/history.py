@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import Listing, ListingRevision
+from catalog.models import Listing, ListingRevision, ReviewDecision
 from mall.suppliers.stats import share
 from pricing_monitor.models import MarketBaselineChange, PriceObservation
 from pricing_monitor.observations import canonical_brands
@@ -19,15 +19,22 @@ from pricing_monitor.scan import LIVE_WITH_BASELINE, fresh_since
 HISTORY_DAYS = 365
 
 
-async def price_history(session: AsyncSession, listing: Listing) -> dict[str, Any]:
-    """Every revision's price, and the market observations of the same product."""
-    revisions = (
-        await session.scalars(
-            select(ListingRevision)
-            .where(ListingRevision.listing_id == listing.id)
-            .order_by(ListingRevision.number)
+async def price_history(
+    session: AsyncSession, listing: Listing, *, on_sale_only: bool = False
+) -> dict[str, Any]:
+    """Every revision's price, and the market observations of the same product.
+
+    ``on_sale_only`` (purchasers): only the revisions that were on sale (the live one
+    and those approved before it), not what the supplier is preparing."""
+    query = select(ListingRevision).where(ListingRevision.listing_id == listing.id)
+    if on_sale_only:
+        approved = select(ReviewDecision.revision_id).where(
+            ReviewDecision.listing_id == listing.id, ReviewDecision.outcome == "approved"
         )
-    ).all()
+        query = query.where(
+            (ListingRevision.id == listing.live_revision_id) | ListingRevision.id.in_(approved)
+        )
+    revisions = (await session.scalars(query.order_by(ListingRevision.number))).all()
     listing_prices = [
         {
             "revision": r.number,
