@@ -20,6 +20,7 @@ from arq.typing import WorkerCoroutine
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from catalog.search import text as search_text
 from mall.db import create_engine, create_session_maker
 from mall.jobs import failures
 from mall.jobs.maintenance import requeue_stalled
@@ -111,6 +112,8 @@ def worker_options(
             settings.jobs.outbox_batch_size,
         )
         install_relay(ctx["relay"])
+        # The segmenter's dictionary, loaded before the first search sync needs it.
+        await asyncio.to_thread(search_text.warm_up)
         log.info("worker.started", queue=settings.redis.queue_name)
 
     async def shutdown(ctx: dict[str, Any]) -> None:

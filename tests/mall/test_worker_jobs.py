@@ -73,11 +73,10 @@ async def _failures(session_maker, job_name: str) -> list[FailedJob]:
 
 
 async def test_two_installations_on_one_redis_keep_their_jobs_and_crons_apart(
-    session_maker, make_account, settings, database_url, redis_url, redis
+    session_maker, settings, database_url, redis_url, redis
 ) -> None:
     """The same job asked for by two installations is queued in each; their
     crons have names (hence job ids) of their own."""
-    org_id = (await make_account(OrgKind.SUPPLIER)).user.org_id
     ours, theirs = settings, _installation(settings, f"other-{uuid.uuid4().hex[:8]}")
     key = uuid.uuid4().hex
     for installation in (ours, theirs):
