@@ -100,6 +100,12 @@ class ListingRevision(UUIDv7AuditBase):
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         Index("ix_listing_revision_identity", "supplier_id", "brand_norm", "model_norm"),
+        # The worker's cron looks for revisions left waiting for review.
+        Index(
+            "ix_listing_revision_submitted",
+            "updated_at",
+            postgresql_where=text("status = 'submitted'"),
+        ),
     )
 
     listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"))

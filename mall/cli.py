@@ -92,11 +92,79 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 def worker(burst: bool) -> None:
-    """Run the job worker (arq) with its crons."""
-    from mall.jobs.worker import create_worker
+    """Run the job worker (arq) with its crons; it reconnects when Redis drops."""
+    from mall.jobs.worker import create_worker, run_worker
 
     with services() as found:
-        create_worker(get_settings(), found.database_url, found.redis_url, burst=burst).run()
+        if burst:
+            create_worker(get_settings(), found.database_url, found.redis_url, burst=True).run()
+            return
+        with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+            asyncio.run(run_worker(get_settings(), found.database_url, found.redis_url))
+
+
+@main.group()
+def jobs() -> None:
+    """Jobs of the worker."""
+
+
+@jobs.command("failed")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def jobs_failed(limit: int) -> None:
+    """List the jobs that failed for good (JSON lines, newest first)."""
+    from mall.jobs.failures import list_failed
+
+    async def listing(session: Any) -> tuple[int, list[Any]]:
+        return await list_failed(session, limit=limit)
+
+    with services() as found:
+        total, rows = _run_db(found.database_url, listing)
+    for row in rows:
+        click.echo(
+            json.dumps(
+                {
+                    "id": row.id,
+                    "failed_at": row.failed_at.isoformat(),
+                    "job": row.job_name,
+                    "job_id": row.job_id,
+                    "tries": row.tries,
+                    "kwargs": row.kwargs,
+                    "error": row.error,
+                },
+                ensure_ascii=False,
+            )
+        )
+    click.echo(f"{total} failed jobs in all", err=True)
+
+
+class Respawned:
+    """A child process started again whenever it dies, after a pause that
+    grows while it keeps dying (1 s, doubling, at most 30 s)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command, self.env = command, env
+        self.process = subprocess.Popen(command, env=env)
+        self.restarts = 0
+        self._pause = 1.0
+        self._due: float | None = None
+        self._started = time.monotonic()
+
+    def check(self) -> subprocess.Popen[bytes]:
+        """Restart the process if it has died and its pause is over; the current one."""
+        now = time.monotonic()
+        if self.process.poll() is None:
+            if now - self._started > 60:
+                self._pause = 1.0  # it has lived a while: the next death restarts at once
+            return self.process
+        if self._due is None:
+            self._due = now + self._pause
+            code, pause = self.process.returncode, self._pause
+            click.echo(f"mall: worker exited ({code}); restarting in {pause:.0f} s", err=True)
+        elif now >= self._due:
+            self.process = subprocess.Popen(self.command, env=self.env)
+            self.restarts += 1
+            self._pause, self._due, self._started = min(self._pause * 2, 30.0), None, now
+        return self.process
 
 
 @main.command()
@@ -116,10 +184,9 @@ def run(host: str | None, port: int | None) -> None:
         click.echo(f"demo data: {len(created)} accounts created", err=True)
         env = {**os.environ, "DATABASE_URL": found.database_url, "REDIS_URL": found.redis_url}
         exe = [sys.executable, "-m", "mall"]
-        children = [
-            subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env),
-            subprocess.Popen([*exe, "worker"], env=env),
-        ]
+        api = subprocess.Popen([*exe, "serve", "--host", host, "--port", str(port)], env=env)
+        worker = Respawned([*exe, "worker"], env)
+        children = [api, worker.process]
         stopping: int | None = None  # the signal that asked us to stop
 
         def stop(signum: int, _frame: object) -> None:
@@ -131,7 +198,8 @@ def run(host: str | None, port: int | None) -> None:
         deadline = time.monotonic() + 60
         announced = False
         try:
-            while stopping is None and all(child.poll() is None for child in children):
+            while stopping is None and api.poll() is None:
+                children[1] = worker.check()
                 if not announced and port_answers(port, host):
                     click.echo(
                         f"mall: API on http://{host}:{port} (OpenAPI at /schema); Ctrl-C stops",

@@ -15,7 +15,7 @@ from mall.audit.models import AuditEvent
 from mall.auth.models import ApiToken, Organisation, User, supplier_category
 from mall.calendar.models import CalendarYear
 from mall.cases.models import Case, CaseAttachment, CaseMessage
-from mall.jobs.models import OutboxJob
+from mall.jobs.models import FailedJob, OutboxJob
 from mall.notifications.models import Notification
 from mall.orders.models import (
     OrderChangeRequest,
@@ -56,6 +56,7 @@ __all__ = [
     "Category",
     "CommitmentAcceptance",
     "CreditListEntry",
+    "FailedJob",
     "Listing",
     "ListingImage",
     "ListingRevision",

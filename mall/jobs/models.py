@@ -36,3 +36,23 @@ class OutboxJob(IdentityBase):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class FailedJob(IdentityBase):
+    """A job that failed for good: its error was not transient, its tries ran
+    out, or arq could not run it. Operators list them (``mall jobs failed``)."""
+
+    __tablename__ = "failed_job"
+    __table_args__ = (
+        Index("ix_failed_job_failed_at", "failed_at"),
+        Index("ix_failed_job_job_id", "job_id"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(300))
+    job_name: Mapped[str] = mapped_column(String(100))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    tries: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )

@@ -5,7 +5,7 @@ commits, the relay of this process (if one is installed) moves the new rows
 to Redis at once, together with those of other commits waiting for it; the
 worker's periodic sweep moves whatever is left (Redis was down, the process
 died), so a job is delayed at worst, never lost. The arq job id is
-deterministic (``<job name>:<key>``) and a job id arq already holds is not
+deterministic (``<queue>:<job name>:<key>``) and a job id arq already holds is not
 queued again, so a row relayed twice is queued once, and jobs themselves are
 written to be idempotent.
 """
@@ -88,15 +88,34 @@ _FAILED = (
 )
 
 
+# A wake-up row's key: commits that ask while one is waiting in the outbox
+# share it; each delivery of it is a job of its own (see ``arq_job_id``).
+WAKE_UP = "wake"
+
+
 def job_id_for(job_name: str, key: object) -> str:
+    """The outbox's id for a job: unique within one installation."""
     return f"{job_name}:{key}"
+
+
+def arq_job_id(queue_name: str, job_id: str, row_id: int) -> str:
+    """The id arq holds the job under. arq's keys (``arq:job:<id>``,
+    ``arq:result:<id>``, …) are global to the Redis database, so the id begins
+    with the queue's name (itself derived from ``MALL_REDIS_PREFIX``): two
+    installations on one Redis never share a job. A wake-up job's id ends with
+    its outbox row, so a wake-up asked for after an earlier one started is
+    queued, not taken for the earlier one."""
+    if job_id.endswith(f":{WAKE_UP}"):
+        return f"{queue_name}:{job_id}:{row_id}"
+    return f"{queue_name}:{job_id}"
 
 
 async def enqueue_job(session: AsyncSession, job_name: str, *, key: object, **kwargs: Any) -> bool:
     """Ask for ``job_name(**kwargs)`` once the current transaction commits.
 
     ``key`` makes the job id: a second request with the same key while the
-    first is undelivered is the same job. Returns False in that case.
+    first is undelivered is the same job. Returns False in that case. The key
+    ``WAKE_UP`` asks for "one more run after this commit" (see ``arq_job_id``).
     """
     stmt = (
         insert(OutboxJob)
@@ -215,9 +234,10 @@ class Relay:
         keys: list[str] = [self.queue_name]
         args: list[str | bytes | int] = [now_ms, pool.expires_extra_ms]
         for row in rows:
-            keys += [job_key_prefix + row.job_id, result_key_prefix + row.job_id]
+            job_id = arq_job_id(self.queue_name, row.job_id, row.id)
+            keys += [job_key_prefix + job_id, result_key_prefix + job_id]
             args += [
-                row.job_id,
+                job_id,
                 serialize_job(
                     row.job_name, (), row.kwargs, None, now_ms, serializer=pool.job_serializer
                 ),
@@ -268,3 +288,47 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+# An outbox row may be asked for again this many times after arq lost its job.
+REARM_LIMIT = 3
+
+
+async def rearm_expired(
+    session_maker: async_sessionmaker[AsyncSession], redis: Any, queue_name: str, arq_id: str
+) -> bool:
+    """arq found a job of ours queued without its record (``expired``): make
+    the outbox row that asked for it pending again, so that the sweep queues
+    it anew. False when no such row exists or it was asked for too often."""
+    prefix = f"{queue_name}:"
+    if not arq_id.startswith(prefix):
+        return False
+    job_id = arq_id.removeprefix(prefix)
+    query = select(_outbox.c.id, _outbox.c.attempts).where(_outbox.c.enqueued_at.is_not(None))
+    head, _, row_id = job_id.rpartition(f":{WAKE_UP}:")
+    if head and row_id.isdigit():  # a wake-up: its id names the row
+        job_id = f"{head}:{WAKE_UP}"
+        query = query.where(_outbox.c.id == int(row_id))
+    async with session_maker() as session, session.begin():
+        row = (
+            await session.execute(
+                query.where(_outbox.c.job_id == job_id)
+                .order_by(_outbox.c.id.desc())
+                .limit(1)
+                .with_for_update()
+            )
+        ).first()
+        if row is None or row.attempts >= REARM_LIMIT:
+            return False
+        pending = await session.scalar(
+            select(_outbox.c.id).where(_outbox.c.job_id == job_id, _outbox.c.enqueued_at.is_(None))
+        )
+        if pending is None:
+            await session.execute(
+                update(_outbox)
+                .where(_outbox.c.id == row.id)
+                .values(enqueued_at=None, attempts=_outbox.c.attempts + 1, last_error="job expired")
+            )
+    # arq stored the failure as the job's result; the relay would take it for done.
+    await redis.delete(result_key_prefix + arq_id)
+    return True

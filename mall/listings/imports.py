@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -166,10 +167,32 @@ def _parse(
     return parsed, errors
 
 
+async def _continue_later(
+    session_maker: async_sessionmaker[AsyncSession], import_id: uuid.UUID
+) -> ListingImport:
+    """Ask for the next run of an import (its id names the rows done so far)."""
+    async with session_maker() as session, session.begin():
+        job = await session.get_one(ListingImport, import_id)
+        await enqueue_job(
+            session, IMPORT_JOB, key=f"{import_id}:{job.rows_done}", import_id=str(import_id)
+        )
+    return job
+
+
 async def run(
-    session_maker: async_sessionmaker[AsyncSession], settings: Settings, import_id: uuid.UUID
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    import_id: uuid.UUID,
+    budget_seconds: float | None = None,
 ) -> ListingImport | None:
-    """The job: parse once, then create and review the rows batch by batch."""
+    """The job: parse once, then create and review the rows batch by batch.
+
+    Each batch commits with the import's progress, so a run that stops (its
+    time budget spent, or its worker gone) is resumed by the next run from
+    the first row not done. Past the budget, the run asks for the next one
+    and returns the import still ``running``.
+    """
+    started = time.monotonic()
     async with session_maker() as session, session.begin():
         job = await session.get(ListingImport, import_id, with_for_update=True)
         if job is None or job.status == "done":
@@ -239,6 +262,8 @@ async def run(
         pending.append((index + 2, values))  # the header is row 1
         if len(pending) >= BATCH:
             await flush()
+            if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+                return await _continue_later(session_maker, import_id)
     if pending:
         await flush()
     async with session_maker() as session, session.begin():

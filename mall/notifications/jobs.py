@@ -7,7 +7,7 @@ from mall.jobs.registry import job
 from mall.notifications import service
 
 
-@job(service.DELIVER_JOB)
+@job(service.DELIVER_JOB, timeout=10)
 async def deliver_notification(ctx: dict[str, Any], notification_id: str) -> bool:
     async with ctx["session_maker"]() as session, session.begin():
         return await service.deliver(session, uuid.UUID(notification_id))

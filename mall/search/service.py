@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.search import SearchBackend, SearchQuery, SearchResult, sync
 from catalog.search.meili import MeilisearchSearch
 from catalog.search.postgres import PostgresSearch
-from mall.jobs.outbox import enqueue_job
+from mall.jobs.outbox import WAKE_UP, enqueue_job
 from mall.settings import Settings
 
 SYNC_JOB = "search.sync"
@@ -58,24 +58,39 @@ async def search(
 
 
 async def request_sync(session: AsyncSession) -> None:
-    """Ask for a sync after this transaction commits (one job a second at most).
+    """Ask for a sync after this transaction commits.
 
-    A change committed just after that second's job ran waits for the next
-    change's job or the minute's cron: the dirty set keeps it meanwhile.
+    Commits asking while a wake-up waits in the outbox share it; once it is
+    delivered, the next commit's request is a new job, so a sync always
+    starts after the change it was asked for committed (none is lost to a
+    job that already ran).
     """
-    await enqueue_job(session, SYNC_JOB, key=int(time.time()))
+    await enqueue_job(session, SYNC_JOB, key=WAKE_UP)
 
 
 async def sync_all(
-    session_maker: async_sessionmaker[AsyncSession], settings: Settings, limit: int = 100
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    limit: int = 100,
+    budget_seconds: float | None = None,
 ) -> int:
-    """Take dirty listings batch by batch (one transaction each) until none is left."""
+    """Take dirty listings batch by batch (one transaction each) until none is left.
+
+    With a time budget, a sync that has more to do when it runs out asks for
+    another one and returns: each batch is committed, so the next job (or a
+    job started after this one's worker died) resumes where it stopped.
+    """
     done = 0
+    started = time.monotonic()
     for _ in range(limit):
         async with session_maker() as session, session.begin():
             taken = await sync.sync_dirty(session, backends(session, settings), SYNC_BATCH)
         done += taken
         if taken < SYNC_BATCH:
+            break
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            async with session_maker() as session, session.begin():
+                await request_sync(session)
             break
     if done:
         log.info("search_synced", listings=done)

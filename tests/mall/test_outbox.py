@@ -14,7 +14,7 @@ from sqlalchemy import select
 from mall.auth.models import OrgKind
 from mall.embedded import free_port
 from mall.jobs.models import OutboxJob
-from mall.jobs.outbox import Relay, enqueue_job, install_relay
+from mall.jobs.outbox import Relay, arq_job_id, enqueue_job, install_relay
 from mall.jobs.worker import arq_redis_settings, worker_options
 from mall.notifications import service as notifications
 from mall.notifications.models import Notification
@@ -102,6 +102,7 @@ async def test_delivered_right_after_commit_when_redis_is_up(
 
 async def _queued_at(redis, settings, job_id: str) -> int | None:
     """When arq's record of this job was written (None: arq holds no such job)."""
+    job_id = arq_job_id(settings.redis.queue_name, job_id, 0)
     payload = await redis.get(job_key_prefix + job_id)
     if payload is None:
         return None
@@ -179,7 +180,8 @@ async def test_crash_between_queueing_and_marking_leaves_rows_for_the_sweep(
         await live.close()
     assert (await _outbox_row(session_maker, note_id)).enqueued_at is not None
     assert await _queued_at(redis, settings, row.job_id) is None
-    assert await redis.zscore(settings.redis.queue_name, row.job_id) is None
+    queued = arq_job_id(settings.redis.queue_name, row.job_id, row.id)
+    assert await redis.zscore(settings.redis.queue_name, queued) is None
 
 
 async def test_a_row_relayed_twice_is_queued_once(
