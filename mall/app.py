@@ -46,6 +46,7 @@ from mall.api.search import SearchController, SynonymController, ThumbnailContro
 from mall.api.spotchecks import SpotCheckController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
+from mall.api.timestamps import beijing_timestamps
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
 from mall.db import create_engine, create_session_maker
@@ -166,6 +167,7 @@ def create_app(
             )
         },
         exception_handlers=exception_handlers,
+        after_request=beijing_timestamps,
         openapi_config=OpenAPIConfig(
             title="政府采购电子卖场 API · Government procurement e-mall API",
             version="0.1.0",
