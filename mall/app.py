@@ -44,6 +44,7 @@ from mall.api.pricing import PricingController
 from mall.api.public import RATE_LIMIT_STORE, public_router
 from mall.api.search import SearchController, SynonymController, ThumbnailController
 from mall.api.spotchecks import SpotCheckController
+from mall.api.query_parameters import refuse_unknown_query_parameters
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.api.timestamps import beijing_timestamps
@@ -167,6 +168,7 @@ def create_app(
             )
         },
         exception_handlers=exception_handlers,
+        before_request=refuse_unknown_query_parameters,
         after_request=beijing_timestamps,
         openapi_config=OpenAPIConfig(
             title="政府采购电子卖场 API · Government procurement e-mall API",

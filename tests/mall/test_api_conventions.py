@@ -47,3 +47,26 @@ async def test_posted_and_read_timestamps_share_one_form(client, signed_in) -> N
     assert all(value.endswith("+08:00") for value in written.values()), written
     # The same moment is written the same way by the POST and the GET that follows it.
     assert created.json()["due_at"] == read.json()["due_at"]
+
+
+# ---------------------------------------------------------------- list parameters
+
+
+async def test_unknown_query_parameters_are_refused(client, signed_in) -> None:
+    misspelled = await client.get("/api/v1/public/listings", params={"pgae": 2})
+    assert misspelled.status_code == 422, misspelled.text
+    body = misspelled.json()
+    assert body["code"] == "request.unknown_parameter"
+    assert [e["field"] for e in body["errors"]] == ["pgae"]
+    assert body["errors"][0]["source"] == "query" and body["errors"][0]["message_zh"]
+    # Parameters a dependency or an alias declares count as declared.
+    window = await client.get("/api/v1/public/orders", params={"from": "2026-01-01"})
+    assert window.status_code == 200, window.text
+    # Protected routes too, after authentication.
+    own = await client.get(
+        "/api/v1/notifications/",
+        params={"unread_only": "true", "unread": "1"},
+        headers=signed_in[OrgKind.SUPPLIER],
+    )
+    assert own.status_code == 422 and {e["field"] for e in own.json()["errors"]} == {"unread"}
+    assert (await client.get("/health", params={"verbose": "1"})).status_code == 422
