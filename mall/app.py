@@ -42,9 +42,9 @@ from mall.api.orders import (
 from mall.api.penalties import CreditScoreController, PenaltyController
 from mall.api.pricing import PricingController
 from mall.api.public import RATE_LIMIT_STORE, public_router
+from mall.api.query_parameters import refuse_unknown_query_parameters
 from mall.api.search import SearchController, SynonymController, ThumbnailController
 from mall.api.spotchecks import SpotCheckController
-from mall.api.query_parameters import refuse_unknown_query_parameters
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.api.timestamps import beijing_timestamps

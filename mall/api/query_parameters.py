@@ -42,7 +42,7 @@ def _table(app: Litestar) -> dict[int, frozenset[str] | None]:
 
 
 async def refuse_unknown_query_parameters(request: Request[Any, Any, Any]) -> None:
-    """App-level ``before_request`` hook: 422 naming every query parameter the route does not take."""
+    """App-level ``before_request`` hook: 422 naming each query parameter the route lacks."""
     if not request.scope.get("query_string"):
         return
     declared = _table(request.app).get(id(request.route_handler), frozenset())
