@@ -13,6 +13,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -39,6 +40,7 @@ from mall.api.orders import (
     OrderController,
     OrderStatsController,
 )
+from mall.api.params import pagination
 from mall.api.penalties import CreditScoreController, PenaltyController
 from mall.api.pricing import PricingController
 from mall.api.public import RATE_LIMIT_STORE, public_router
@@ -168,6 +170,7 @@ def create_app(
             )
         },
         exception_handlers=exception_handlers,
+        dependencies={"pagination": Provide(pagination, sync_to_thread=False)},
         before_request=refuse_unknown_query_parameters,
         after_request=beijing_timestamps,
         openapi_config=OpenAPIConfig(

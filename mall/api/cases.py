@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import OrgKind
 from mall.auth.principal import Principal
@@ -249,11 +250,11 @@ class CaseController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[CaseStatus | None] = None,
         type: FromQuery[CaseType | None] = None,
         mine: FromQuery[bool] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[CaseSummaryOut]:
+    ) -> Page[CaseSummaryOut]:
         principal = current_principal(request)
         rows = await service.listing(
             db_session,
@@ -261,21 +262,24 @@ class CaseController(Controller):
             status=status,
             case_type=type,
             assigned_to_me=mine,
-            limit=limit,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
         staff = principal.org_kind in (OrgKind.OPERATOR, OrgKind.REGULATOR)
-        return [
-            CaseSummaryOut(
-                id=c.id,
-                type=c.case_type,
-                subject_type=c.subject_type,
-                subject_id=c.subject_id,
-                status=c.status,
-                filed_at=c.filed_at,
-                assigned_to=c.assigned_to if staff else None,
-            )
-            for c in rows
-        ]
+        return pagination.page_of(
+            [
+                CaseSummaryOut(
+                    id=c.id,
+                    type=c.case_type,
+                    subject_type=c.subject_type,
+                    subject_id=c.subject_id,
+                    status=c.status,
+                    filed_at=c.filed_at,
+                    assigned_to=c.assigned_to if staff else None,
+                )
+                for c in rows
+            ]
+        )
 
     @get("/{case_id:uuid}", guards=[signed_in], summary="A case, as you may see it")
     async def get_case(

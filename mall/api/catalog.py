@@ -6,12 +6,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy import select
 
 from catalog import bulk, categories, listings, review
@@ -25,6 +25,7 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
 from mall.errors import InvalidError, NotFoundError
@@ -179,6 +180,10 @@ class SupplierBlock(msgspec.Struct):
     name: str
     credit_score: Decimal
     credit_grade: str
+
+
+# catalog.models.LISTING_STATUSES, as a type the OpenAPI document lists.
+ListingStatus = Literal["draft", "submitted", "approved", "rejected", "manual_review", "delisted"]
 
 
 class ListingOut(msgspec.Struct):
@@ -376,12 +381,18 @@ class ListingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ListingOut]:
+        pagination: Paging,
+        status: FromQuery[ListingStatus | None] = None,
+    ) -> Page[ListingOut]:
+        """The supplier's own listings with their current revision, paged; ``status`` keeps one."""
         rows = await listings.list_for_supplier(
-            db_session, current_principal(request).org_id, limit
+            db_session,
+            current_principal(request).org_id,
+            pagination.limit,
+            pagination.offset,
+            status,
         )
-        return [_listing_out(listing, revision) for listing, revision in rows]
+        return pagination.page_of([_listing_out(listing, revision) for listing, revision in rows])
 
     @get("/{listing_id:uuid}", guards=[signed_in])
     async def get_listing(
@@ -651,8 +662,9 @@ class ReviewQueueController(Controller):
         guards=[operators_and_regulators],
         summary="Listings waiting for a person, soonest due first",
     )
-    async def queue(self, db_session: DbSession) -> list[QueueItemOut]:
-        return [_queue_item(r, c) for r, c in await flow.queue(db_session)]
+    async def queue(self, db_session: DbSession, pagination: Paging) -> Page[QueueItemOut]:
+        rows = await flow.queue(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of([_queue_item(r, c) for r, c in rows])
 
     @post("/{revision_id:uuid}/claim", guards=[requires(OrgKind.OPERATOR)], status_code=200)
     async def claim(

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, signed_in
 from mall.notifications import service
 from mall.notifications.models import Notification
@@ -50,12 +51,20 @@ class NotificationController(Controller):
 
     @get("/", summary="Your notifications, newest first")
     async def list_notifications(
-        self, request: Request, db_session: DbSession, unread_only: FromQuery[bool] = False
-    ) -> list[NotificationOut]:
+        self,
+        request: Request,
+        db_session: DbSession,
+        pagination: Paging,
+        unread_only: FromQuery[bool] = False,
+    ) -> Page[NotificationOut]:
         rows = await service.list_for(
-            db_session, current_principal(request), unread_only=unread_only
+            db_session,
+            current_principal(request),
+            unread_only=unread_only,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [_out(n) for n in rows]
+        return pagination.page_of([_out(n) for n in rows])
 
     @post("/{notification_id:uuid}/read", status_code=200, summary="Mark a notification read")
     async def mark_read(

@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from mall.api.deps import DbSession
-from mall.api.params import parse_datetime
+from mall.api.params import Page, Paging, parse_datetime
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.calendar.service import load_calendar
@@ -351,27 +351,28 @@ class OrderController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: Annotated[str | None, QueryParameter(enum=list(ORDER_STATUSES))] = None,
         from_: Annotated[
             str | None, QueryParameter(name="from", description="placed at or after, ISO 8601")
         ] = None,
         to: Annotated[str | None, QueryParameter(description="placed before, ISO 8601")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[OrderSummaryOut]:
+    ) -> Page[OrderSummaryOut]:
         rows = await service.list_visible(
             db_session,
             current_principal(request),
             status=status,
             placed_from=parse_datetime(from_, "from"),
             placed_to=parse_datetime(to, "to"),
-            limit=limit,
-            offset=offset,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            OrderSummaryOut(**{f: getattr(o, f) for f in OrderSummaryOut.__struct_fields__})
-            for o in rows
-        ]
+        return pagination.page_of(
+            [
+                OrderSummaryOut(**{f: getattr(o, f) for f in OrderSummaryOut.__struct_fields__})
+                for o in rows
+            ]
+        )
 
     @get("/{order_id:uuid}", guards=[_everyone], summary="An order with its timeline and clocks")
     async def get_order(
@@ -520,11 +521,11 @@ class OperatorChangeRequestController(Controller):
     async def queue(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: Annotated[str | None, QueryParameter(enum=list(CHANGE_STATUSES))] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ChangeRequestOut]:
-        rows = await change_requests.queue(db_session, status, limit)
-        return [_change_out(item, clock) for item, clock in rows]
+    ) -> Page[ChangeRequestOut]:
+        rows = await change_requests.queue(db_session, status, pagination.limit, pagination.offset)
+        return pagination.page_of([_change_out(item, clock) for item, clock in rows])
 
     @get("/{request_id:uuid}", guards=[operators_and_regulators])
     async def get_one(

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
@@ -195,26 +196,31 @@ class PricingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[Literal["open", "resolved", "delisted"] | None] = None,
-    ) -> list[ViolationOut]:
-        rows = await monitor.violations(db_session, current_principal(request), status)
-        return [
-            ViolationOut(
-                id=v.id,
-                listing_id=v.listing_id,
-                supplier_id=v.supplier_id,
-                status=v.status,
-                listing_price=v.listing_price,
-                baseline_price=v.baseline_price,
-                deviation_pct=v.deviation_pct,
-                tolerance_pct=v.tolerance_pct,
-                opened_at=v.opened_at,
-                due_at=due,
-                resolved_at=v.resolved_at,
-                resolution=v.resolution,
-            )
-            for v, due in rows
-        ]
+    ) -> Page[ViolationOut]:
+        rows = await monitor.violations(
+            db_session, current_principal(request), status, pagination.limit, pagination.offset
+        )
+        return pagination.page_of(
+            [
+                ViolationOut(
+                    id=v.id,
+                    listing_id=v.listing_id,
+                    supplier_id=v.supplier_id,
+                    status=v.status,
+                    listing_price=v.listing_price,
+                    baseline_price=v.baseline_price,
+                    deviation_pct=v.deviation_pct,
+                    tolerance_pct=v.tolerance_pct,
+                    opened_at=v.opened_at,
+                    due_at=due,
+                    resolved_at=v.resolved_at,
+                    resolution=v.resolution,
+                )
+                for v, due in rows
+            ]
+        )
 
     @post(
         "/violations/{violation_id:uuid}/objection",
@@ -290,15 +296,21 @@ class PricingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         category: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[UnmatchedOut]:
+    ) -> Page[UnmatchedOut]:
         principal = current_principal(request)
         supplier = str(principal.org_id) if principal.is_kind(OrgKind.SUPPLIER) else None
         rows = await history.unmatched(
-            db_session, category=category, supplier_id=supplier, limit=limit, offset=offset
+            db_session,
+            category=category,
+            supplier_id=supplier,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            UnmatchedOut(**{f: getattr(r, f) for f in UnmatchedOut.__struct_fields__}) for r in rows
-        ]
+        return pagination.page_of(
+            [
+                UnmatchedOut(**{f: getattr(r, f) for f in UnmatchedOut.__struct_fields__})
+                for r in rows
+            ]
+        )

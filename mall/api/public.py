@@ -29,7 +29,7 @@ from mall.api.cases import (
     read_attachment,
 )
 from mall.api.deps import DbSession
-from mall.api.params import parse_datetime
+from mall.api.params import Page, Paging, parse_datetime
 from mall.api.penalties import FORMULA, PenaltyKindOut, kind_out
 from mall.api.spotchecks import SpotCheckOut, spot_check_out
 from mall.api.stats import SlaKindStatsOut
@@ -45,8 +45,6 @@ from mall.sla.stats import sla_stats
 from mall.spotchecks import service as spotchecks
 from mall.storage import FileStore
 
-Page = Annotated[int, QueryParameter(ge=1, le=200)]
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="1 for the first page")]
 WindowStart = Annotated[
     str | None,
@@ -55,7 +53,6 @@ WindowStart = Annotated[
 WindowEnd = Annotated[
     str | None, QueryParameter(description="last completion day, included; at most 366 days")
 ]
-ORDERS_PAGE_SIZE = 50
 RELEASES_PAGE_SIZE = 100
 # OCDS amounts are JSON numbers; Decimal keeps them exact on the way.
 _OCDS_JSON = msgspec.json.Encoder(decimal_format="number")
@@ -143,14 +140,14 @@ class PublicOrderOut(msgspec.Struct):
 
 
 class PublicOrdersPage(msgspec.Struct):
-    """Orders completed from ``from`` to ``to`` (Beijing time, both included)."""
+    """A page of the orders completed from ``from`` to ``to`` (Beijing time, both included)."""
 
-    from_: dt.date = msgspec.field(name="from")
-    to: dt.date
+    items: list[PublicOrderOut]
     page: int
     page_size: int
     next_page: int | None
-    orders: list[PublicOrderOut]
+    from_: dt.date = msgspec.field(name="from")
+    to: dt.date
 
 
 def _public_order(done: public_orders.CompletedOrder) -> PublicOrderOut:
@@ -289,50 +286,50 @@ class PublicController(Controller):
     async def listings(
         self,
         db_session: DbSession,
+        pagination: Paging,
         category: FromQuery[str | None] = None,
         supplier_id: FromQuery[uuid.UUID | None] = None,
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicListingOut]:
+    ) -> Page[PublicListingOut]:
         rows = await disclosure.published_listings(
             db_session,
             category_prefix=category,
             supplier_id=supplier_id,
-            limit=limit,
-            offset=offset,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            PublicListingOut(
-                id=r.listing.id,
-                category_code=r.listing.category_code,
-                title=r.revision.title,
-                brand=r.revision.brand,
-                model=r.revision.model,
-                price=r.revision.price,
-                unit=r.revision.unit,
-                warranty_months=r.revision.warranty_months,
-                supplier=PublicSupplierRef(
-                    id=r.supplier.id,
-                    name=r.supplier.name,
-                    credit_score=r.score,
-                    credit_grade=r.grade,
-                ),
-            )
-            for r in rows
-        ]
+        return pagination.page_of(
+            [
+                PublicListingOut(
+                    id=r.listing.id,
+                    category_code=r.listing.category_code,
+                    title=r.revision.title,
+                    brand=r.revision.brand,
+                    model=r.revision.model,
+                    price=r.revision.price,
+                    unit=r.revision.unit,
+                    warranty_months=r.revision.warranty_months,
+                    supplier=PublicSupplierRef(
+                        id=r.supplier.id,
+                        name=r.supplier.name,
+                        credit_score=r.score,
+                        credit_grade=r.grade,
+                    ),
+                )
+                for r in rows
+            ]
+        )
 
     @get("/suppliers", summary="Suppliers: name, region, standing, credit score")
     async def suppliers(
         self,
         db_session: DbSession,
+        pagination: Paging,
         region: FromQuery[str | None] = None,
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicSupplierOut]:
+    ) -> Page[PublicSupplierOut]:
         profiles = await disclosure.supplier_profiles(
-            db_session, region_prefix=region, limit=limit, offset=offset
+            db_session, region_prefix=region, limit=pagination.limit, offset=pagination.offset
         )
-        return [_supplier(p, full=False) for p in profiles]
+        return pagination.page_of([_supplier(p, full=False) for p in profiles])
 
     @get("/suppliers/{supplier_id:uuid}", summary="A supplier's public profile and sanctions")
     async def supplier(
@@ -350,14 +347,16 @@ class PublicController(Controller):
     async def penalties(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[Literal["in_force", "all"]] = "in_force",
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicPenaltyOut]:
+    ) -> Page[PublicPenaltyOut]:
         rows = await penalties.published(
-            db_session, in_force_only=status == "in_force", limit=limit, offset=offset
+            db_session,
+            in_force_only=status == "in_force",
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [_penalty(p, k, org.name) for p, k, org in rows]
+        return pagination.page_of([_penalty(p, k, org.name) for p, k, org in rows])
 
     @get("/penalties/catalogue", summary="The catalogue of dishonest behaviours")
     async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:
@@ -366,13 +365,11 @@ class PublicController(Controller):
     # -------------------------------------------------- spot checks
 
     @get("/spot-checks", summary="Spot checks and their results")
-    async def spot_checks(
-        self, db_session: DbSession, limit: Page = 20, offset: Offset = 0
-    ) -> list[SpotCheckOut]:
-        return [
-            spot_check_out(c, await spotchecks.items_of(db_session, c.id))
-            for c in await spotchecks.listing(db_session, limit, offset)
-        ]
+    async def spot_checks(self, db_session: DbSession, pagination: Paging) -> Page[SpotCheckOut]:
+        checks = await spotchecks.listing(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of(
+            [spot_check_out(c, await spotchecks.items_of(db_session, c.id)) for c in checks]
+        )
 
     @get("/spot-checks/{check_id:uuid}", summary="Everything needed to recompute a draw")
     async def spot_check(
@@ -387,24 +384,22 @@ class PublicController(Controller):
     async def orders(
         self,
         db_session: DbSession,
+        pagination: Paging,
         from_: WindowStart = None,
         to: WindowEnd = None,
-        page: PageNumber = 1,
     ) -> PublicOrdersPage:
         window = public_orders.completion_window(from_, to, today=public_orders.today_in_china())
         rows = await public_orders.completed_orders(
-            db_session,
-            window,
-            limit=ORDERS_PAGE_SIZE + 1,
-            offset=(page - 1) * ORDERS_PAGE_SIZE,
+            db_session, window, limit=pagination.limit, offset=pagination.offset
         )
+        page = pagination.page_of([_public_order(done) for done in rows])
         return PublicOrdersPage(
+            items=page.items,
+            page=page.page,
+            page_size=page.page_size,
+            next_page=page.next_page,
             from_=window.first,
             to=window.last,
-            page=page,
-            page_size=ORDERS_PAGE_SIZE,
-            next_page=page + 1 if len(rows) > ORDERS_PAGE_SIZE else None,
-            orders=[_public_order(done) for done in rows[:ORDERS_PAGE_SIZE]],
         )
 
     @get(

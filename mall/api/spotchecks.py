@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires
 from mall.auth.models import OrgKind
 from mall.spotchecks import service
@@ -129,13 +130,12 @@ class SpotCheckController(Controller):
     async def list_checks(
         self,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[SpotCheckOut]:
-        return [
-            spot_check_out(c, await service.items_of(db_session, c.id))
-            for c in await service.listing(db_session, limit, offset)
-        ]
+        pagination: Paging,
+    ) -> Page[SpotCheckOut]:
+        checks = await service.listing(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of(
+            [spot_check_out(c, await service.items_of(db_session, c.id)) for c in checks]
+        )
 
     @post("/{check_id:uuid}/reveal", status_code=200, summary="Reveal the seed and draw")
     async def reveal(

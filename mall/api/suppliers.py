@@ -17,11 +17,11 @@ from litestar.params import (
     FromQuery,
     JSONBody,
     MultipartBody,
-    QueryParameter,
 )
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind, OrgStatus
 from mall.calendar.service import load_calendar
@@ -335,12 +335,13 @@ class OperatorSupplierController(Controller):
     async def queue(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[
             Literal["submitted", "info_requested", "approved", "rejected"] | None
         ] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ApplicationOut]:
-        return [_application_out(a, c) for a, c in await service.queue(db_session, status, limit)]
+    ) -> Page[ApplicationOut]:
+        rows = await service.queue(db_session, status, pagination.limit, pagination.offset)
+        return pagination.page_of([_application_out(a, c) for a, c in rows])
 
     @get("/supplier-applications/{application_id:uuid}", guards=[operators_and_regulators])
     async def get_application(
