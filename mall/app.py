@@ -15,8 +15,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
@@ -35,6 +33,7 @@ from mall.api.catalog import (
 )
 from mall.api.health import health, ready
 from mall.api.notifications import NotificationController
+from mall.api.openapi import docs_assets_router, document_routes, openapi_config
 from mall.api.orders import (
     OperatorChangeRequestController,
     OrderController,
@@ -126,9 +125,10 @@ def create_app(
             ),
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
+            docs_assets_router(),
             ready,
             PrometheusController,
             AuthController,
@@ -173,14 +173,11 @@ def create_app(
         dependencies={"pagination": Provide(pagination, sync_to_thread=False)},
         before_request=refuse_unknown_query_parameters,
         after_request=beijing_timestamps,
-        openapi_config=OpenAPIConfig(
-            title="政府采购电子卖场 API · Government procurement e-mall API",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=openapi_config(version="0.1.0"),
         request_max_body_size=settings.server.max_json_body_bytes,
         lifespan=[lifespan],
         state=state,
         debug=settings.server.debug,
     )
+    document_routes(app)
+    return app

@@ -14,6 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from mall.api.deps import DbSession
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import OrgKind
@@ -338,7 +339,11 @@ class CaseController(Controller):
             created_at=attachment.created_at,
         )
 
-    @get("/{case_id:uuid}/attachments/{attachment_id:uuid}", guards=[signed_in])
+    @get(
+        "/{case_id:uuid}/attachments/{attachment_id:uuid}",
+        guards=[signed_in],
+        operation_class=file_answer(*DOCUMENT_MEDIA_TYPES, description="The evidence file."),
+    )
     async def attachment(
         self,
         request: Request,

@@ -25,6 +25,7 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
@@ -595,7 +596,11 @@ class ListingImportController(Controller):
     tags = ["listings"]
     guards = [requires(OrgKind.SUPPLIER)]
 
-    @get("/import/template", summary="The XLSX template for one category")
+    @get(
+        "/import/template",
+        summary="The XLSX template for one category",
+        operation_class=file_answer(XLSX, description="The template workbook."),
+    )
     async def template(
         self, db_session: DbSession, category: Annotated[str, QueryParameter()]
     ) -> Response[bytes]:
@@ -639,7 +644,11 @@ class ListingImportController(Controller):
     ) -> ImportOut:
         return _import_out(await imports.get_own(db_session, current_principal(request), import_id))
 
-    @get("/imports/{import_id:uuid}/errors.xlsx", summary="Every rejected cell, as XLSX")
+    @get(
+        "/imports/{import_id:uuid}/errors.xlsx",
+        summary="Every rejected cell, as XLSX",
+        operation_class=file_answer(XLSX, description="One row per rejected cell."),
+    )
     async def errors(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import raw_body
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
@@ -21,6 +23,8 @@ from mall.pricing import history
 from mall.pricing import service as monitor
 from pricing_monitor import observations
 from pricing_monitor.models import PriceScan
+from pricing_monitor.observations import COLUMNS
+from pricing_monitor.policy import SOURCES
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -101,6 +105,42 @@ class CategoryPriceStatsOut(msgspec.Struct):
     above_market_share: float
 
 
+def _text(description: str, **more: Any) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description, **more)
+
+
+# The import's rows as the document shows them (the handler parses the body itself).
+OBSERVATION_ROW = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["source", "brand", "model", "price", "observed_at"],
+    properties={
+        "source": _text("where the price was seen", enum=list(SOURCES)),
+        "platform": _text("e.g. jd, tmall; the source when empty"),
+        "self_operated": Schema(type=OpenAPIType.BOOLEAN, description="sold by the platform"),
+        "brand": _text("brand as shown"),
+        "model": _text("model number as shown"),
+        "gtin": _text("8, 12, 13 or 14 digits", pattern="^[0-9]{8,14}$"),
+        "platform_sku": _text("the platform's item id"),
+        "price": _text("yuan, 2 places", pattern=r"^[0-9]+(\.[0-9]{1,2})?$"),
+        "observed_at": _text("ISO 8601 with UTC offset", format=OpenAPIFormat.DATE_TIME),
+        "url": _text("the page seen", format=OpenAPIFormat.URI),
+        "evidence_sha256": _text("SHA-256 of a stored screenshot"),
+    },
+)
+OBSERVATIONS_BODY = raw_body(
+    {
+        "application/json": Schema(
+            type=OpenAPIType.OBJECT,
+            required=["observations"],
+            properties={"observations": Schema(type=OpenAPIType.ARRAY, items=OBSERVATION_ROW)},
+        ),
+        "application/x-ndjson": _text("one observation object per line"),
+        "text/csv": _text(f"UTF-8, a header row naming columns among {', '.join(COLUMNS)}"),
+    },
+    "Market observations: JSON, JSON lines or CSV.",
+)
+
+
 class PricingController(Controller):
     path = "/api/v1/pricing"
     tags = ["pricing"]
@@ -110,6 +150,7 @@ class PricingController(Controller):
         guards=[requires(OrgKind.OPERATOR)],
         status_code=200,
         request_max_body_size=MAX_IMPORT_BYTES,
+        operation_class=OBSERVATIONS_BODY,
         summary='Import market observations (JSON {"observations": [...]} or CSV); valid rows kept',
     )
     async def import_observations(self, request: Request, db_session: DbSession) -> ImportOut:

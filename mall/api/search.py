@@ -17,6 +17,7 @@ from catalog.search.models import SearchSynonym
 from catalog.search.text import MAX_QUERY_CHARS
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import file_answer
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError, NotFoundError
@@ -239,6 +240,7 @@ class ThumbnailController(Controller):
     @get(
         "/{listing_id:uuid}/thumbnail",
         summary="The main image of a listing on sale, 160 px (public, like the listing)",
+        operation_class=file_answer("image/jpeg", description="The thumbnail, JPEG."),
     )
     async def thumbnail(
         self,

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import (
     FromPath,
     FromQuery,
@@ -21,6 +22,7 @@ from litestar.params import (
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer, raw_body
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind, OrgStatus
@@ -300,6 +302,7 @@ class SupplierController(Controller):
         "/documents/{document_id:uuid}/content",
         guards=[requires(OrgKind.SUPPLIER)],
         summary="Download a document",
+        operation_class=file_answer(*DOCUMENT_MEDIA_TYPES, description="The document as uploaded."),
     )
     async def document_content(
         self, request: Request, document_id: FromPath[uuid.UUID], db_session: DbSession
@@ -459,6 +462,17 @@ class OperatorSupplierController(Controller):
         return await self._standing(request, org_id, OrgStatus.EXPELLED, data, db_session)
 
 
+CREDIT_LIST_BODY = raw_body(
+    {
+        "text/csv": Schema(
+            type=OpenAPIType.STRING,
+            description="UTF-8 CSV with a header: uscc,name,list_type,source,listed_on,expires_on",
+        )
+    },
+    "A dishonesty list (失信名单) as CSV.",
+)
+
+
 class CreditListController(Controller):
     path = "/api/v1/credit"
     tags = ["credit"]
@@ -468,6 +482,7 @@ class CreditListController(Controller):
         guards=[requires(OrgKind.OPERATOR)],
         status_code=200,
         request_max_body_size=20 * 1024 * 1024,
+        operation_class=CREDIT_LIST_BODY,
         summary="Import a dishonesty list (CSV: uscc,name,list_type,source,listed_on,expires_on)",
     )
     async def import_list(self, request: Request, db_session: DbSession) -> CreditImportOut:

@@ -32,6 +32,8 @@ def in_beijing_time(value: Any) -> Any:
 
 async def beijing_timestamps(response: Response[Any]) -> Response[Any]:
     """App-level ``after_request`` hook: JSON content is written with Beijing-time timestamps."""
+    if not isinstance(response, Response):  # files and other ASGI answers
+        return response
     content = response.content
     media_type = getattr(response.media_type, "value", response.media_type)
     if "json" not in str(media_type) or content is None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Any
+from typing import Any, get_args
 
+from litestar.routes import HTTPRoute
+
+from catalog.models import LISTING_STATUSES
+from mall.api.catalog import ListingStatus
 from mall.auth.models import OrgKind
 from tests.mall.test_suppliers import APPLY, application, supplier_headers
 
@@ -70,3 +75,79 @@ async def test_unknown_query_parameters_are_refused(client, signed_in) -> None:
     )
     assert own.status_code == 422 and {e["field"] for e in own.json()["errors"]} == {"unread"}
     assert (await client.get("/health", params={"verbose": "1"})).status_code == 422
+
+
+# ---------------------------------------------------------------- the OpenAPI document
+
+METHODS = ("get", "post", "put", "patch", "delete")
+PROBLEM_REF = "#/components/schemas/ProblemDetails"
+
+
+def _reads_its_body(handler) -> bool:
+    """A handler that reads the raw body instead of declaring ``data``."""
+    source = inspect.getsource(handler.fn)
+    return any(call in source for call in ("request.body()", "request.form()", "request.stream()"))
+
+
+def _handlers(app):
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for method, (handler, _) in route.route_handler_map.items():
+                if method != "OPTIONS" and handler.resolve_include_in_schema():
+                    yield route.path_format, method.lower(), handler
+
+
+async def test_every_operation_is_documented_for_clients(app, client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    problem = document["components"]["schemas"]["ProblemDetails"]
+    assert {"type", "title", "status", "detail", "code", "errors"} <= set(problem["properties"])
+
+    faults: list[str] = []
+    for path, method, handler in _handlers(app):
+        operation = document["paths"][path][method]
+        where = f"{method.upper()} {path}"
+        if not (operation.get("description") or "").strip():
+            faults.append(f"{where}: no description")
+        protected = bool(handler.resolve_guards())
+        if protected and operation.get("security") != [{"bearer": []}]:
+            faults.append(f"{where}: protected but no bearer security")
+        if not protected and operation.get("security"):
+            faults.append(f"{where}: public but asks for a token")
+        errors = {s: r for s, r in operation["responses"].items() if s.startswith("4")}
+        if "422" not in errors:
+            faults.append(f"{where}: no 422")
+        for status, response in errors.items():
+            content = response.get("content") or {}
+            schema = content.get("application/problem+json", {}).get("schema", {})
+            if schema.get("$ref") != PROBLEM_REF or set(content) != {"application/problem+json"}:
+                faults.append(f"{where}: {status} is not problem details")
+        takes_body = "data" in handler.parsed_fn_signature.parameters or _reads_its_body(handler)
+        if takes_body and not operation.get("requestBody", {}).get("content"):
+            faults.append(f"{where}: takes a body the document does not show")
+    assert not faults, "\n".join(faults)
+
+
+async def test_the_docs_pages_load_nothing_from_elsewhere(client) -> None:
+    for page in ("/schema", "/schema/swagger"):
+        response = await client.get(page)
+        assert response.status_code == 200, page
+        html = response.text
+        urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+        assets = [u for u in urls if not u.startswith("/schema/openapi")]
+        assert assets, f"{page} names no script or style"
+        assert all(u.startswith("/") and not u.startswith("//") for u in urls), (page, urls)
+        for url in assets:
+            served = await client.get(url)
+            assert served.status_code == 200 and len(served.content) > 100, url
+    scalar = (await client.get("/schema")).text
+    assert '"withDefaultFonts":false' in scalar.replace(" ", "")
+
+
+async def test_enumerations_are_enums(client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    listing = document["paths"]["/api/v1/listings"]["get"]["parameters"]
+    [status] = [p for p in listing if p["name"] == "status"]
+    assert set(get_args(ListingStatus)) == set(LISTING_STATUSES)
+    assert set(LISTING_STATUSES) <= set(status["schema"]["enum"])
