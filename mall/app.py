@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
@@ -31,7 +31,7 @@ from mall.api.catalog import (
     ReviewQueueController,
     RulesetController,
 )
-from mall.api.health import health, ready
+from mall.api.health import MetricsController, health, ready
 from mall.api.notifications import NotificationController
 from mall.api.openapi import docs_assets_router, document_routes, openapi_config
 from mall.api.orders import (
@@ -130,7 +130,7 @@ def create_app(
             health,
             docs_assets_router(),
             ready,
-            PrometheusController,
+            MetricsController,
             AuthController,
             ApiTokenController,
             AuditController,

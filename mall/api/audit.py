@@ -45,6 +45,9 @@ class AuditController(Controller):
 
     @get("/verify", summary="Verify the whole hash chain")
     async def verify(self, db_session: DbSession) -> AuditVerifyOut:
+        """Recomputes every row's hash and reports whether the chain is intact, and the first broken
+        row if not.
+        """
         connection = await db_session.connection()
         result = await audit.verify(connection)
         return AuditVerifyOut(
@@ -61,6 +64,9 @@ class AuditController(Controller):
         action: FromQuery[str | None] = None,
         before_id: FromQuery[int | None] = None,
     ) -> Page[AuditEventOut]:
+        """The hash-chained audit trail, newest first, paged; filter by subject, action or
+        `before_id`.
+        """
         query = (
             select(AuditEvent)
             .order_by(AuditEvent.id.desc())

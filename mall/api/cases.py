@@ -227,6 +227,9 @@ class CaseController(Controller):
     async def file(
         self, request: Request, data: JSONBody[CaseIn], db_session: DbSession
     ) -> CaseCreated:
+        """Files an objection or a dispute (signed in) or a report (anyone, anonymously if they
+        wish; the answer then carries a tracking code). A bearer token is optional here.
+        """
         case, code = await service.file(
             db_session,
             await load_calendar(db_session),
@@ -244,6 +247,7 @@ class CaseController(Controller):
 
     @get("/subject-types", summary="What each type of case may be about")
     async def kinds(self) -> dict[str, list[str]]:
+        """What each type of case may be about."""
         return subject_types()
 
     @get("/", guards=[signed_in], summary="Cases you filed, cases against you, or all (operators)")
@@ -256,6 +260,9 @@ class CaseController(Controller):
         type: FromQuery[CaseType | None] = None,
         mine: FromQuery[bool] = False,
     ) -> Page[CaseSummaryOut]:
+        """Cases the caller filed or that are against their organisation; operators and regulators
+        see all. Newest first, paged.
+        """
         principal = current_principal(request)
         rows = await service.listing(
             db_session,
@@ -286,6 +293,7 @@ class CaseController(Controller):
     async def get_case(
         self, request: Request, case_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> CaseOut:
+        """A case as the caller may see it: the reporter is hidden from the other side."""
         case, role = await service.get(db_session, current_principal(request), case_id)
         return await _view(db_session, case, role)
 
@@ -297,6 +305,7 @@ class CaseController(Controller):
         data: JSONBody[MessageIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Writes in the case's thread."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         await service.post_message(
@@ -317,6 +326,7 @@ class CaseController(Controller):
         data: MultipartBody[AttachmentUpload],
         db_session: DbSession,
     ) -> AttachmentOut:
+        """Adds evidence to a case (PDF, JPEG or PNG recognised by content)."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         attachment = await service.add_attachment(
@@ -351,6 +361,7 @@ class CaseController(Controller):
         attachment_id: FromPath[uuid.UUID],
         db_session: DbSession,
     ) -> Response[bytes]:
+        """One piece of a case's evidence, to the parties and operators who may see it."""
         case, role = await service.get(db_session, current_principal(request), case_id)
         found = await service.attachment_for(db_session, case, role, attachment_id)
         return Response(_store(request).get(found.sha256), media_type=found.media_type)
@@ -363,6 +374,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """The filer withdraws their case before it is decided."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         await service.withdraw(db_session, principal, case, role, data.note)
@@ -376,6 +388,7 @@ class CaseController(Controller):
         data: JSONBody[AssignIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Assigns a case to an operator."""
         case = await service.assign(db_session, current_principal(request), case_id, data.user_id)
         return await _view(db_session, case, "operator")
 
@@ -387,6 +400,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Accepts (受理) a case: the acceptance deadline is met, the resolution one starts."""
         case = await service.accept(
             db_session,
             await load_calendar(db_session),
@@ -405,6 +419,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Moves an accepted case into investigation."""
         case = await service.investigate(db_session, current_principal(request), case_id, data.note)
         return await _view(db_session, case, "operator")
 
@@ -421,6 +436,9 @@ class CaseController(Controller):
         data: JSONBody[DecideIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Decides a case: upheld (an objection reverses its subject; a report may lead to a
+        penalty) or dismissed, with reasons.
+        """
         case = await service.decide(
             db_session,
             current_principal(request),
@@ -440,5 +458,6 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Closes a decided case."""
         case = await service.close(db_session, current_principal(request), case_id, data.note)
         return await _view(db_session, case, "operator")

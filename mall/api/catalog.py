@@ -320,10 +320,12 @@ class CategoryController(Controller):
 
     @get("/", guards=[signed_in], summary="The procurement catalogue with attribute schemas")
     async def list_categories(self, db_session: DbSession) -> list[CategoryOut]:
+        """The whole procurement catalogue with attribute schemas (a reference list, not paged)."""
         return [_category_out(c) for c in await categories.list_all(db_session)]
 
     @get("/{code:str}", guards=[signed_in])
     async def get_category(self, code: FromPath[str], db_session: DbSession) -> CategoryOut:
+        """One category with its attribute schema."""
         return _category_out(await categories.get(db_session, code))
 
     @put(
@@ -338,6 +340,9 @@ class CategoryController(Controller):
         data: JSONBody[CategoryIn],
         db_session: DbSession,
     ) -> CategoryOut:
+        """Creates or replaces a category: its attribute schema, image and certificate requirements,
+        price tolerance and price policy.
+        """
         previous_policy = await db_session.scalar(
             select(Category.price_policy_key).where(Category.code == code)
         )
@@ -370,6 +375,9 @@ class ListingController(Controller):
     async def create(
         self, request: Request, data: JSONBody[ListingIn], db_session: DbSession
     ) -> ListingOut:
+        """Creates a listing in a leaf category as a draft, or submits it for review at once with
+        `submit: true`.
+        """
         content = msgspec.structs.asdict(data)
         submit = content.pop("submit")
         listing, revision = await flow.create(
@@ -399,6 +407,7 @@ class ListingController(Controller):
     async def get_listing(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """One listing with its current revision, supplier and stock on sale."""
         listing = await _visible_listing(db_session, request, listing_id)
         shown = (
             listing.live_revision_id
@@ -436,6 +445,9 @@ class ListingController(Controller):
         data: JSONBody[ListingPatch],
         db_session: DbSession,
     ) -> ListingOut:
+        """Edits a listing: a new revision to review; the live revision stays on sale until it is
+        approved.
+        """
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         revision = await flow.edit(db_session, current_principal(request), listing_id, changes)
         return _listing_out(await listings.get_any(db_session, listing_id), revision)
@@ -444,6 +456,7 @@ class ListingController(Controller):
     async def submit(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """Submits the draft revision for automatic review."""
         revision = await flow.submit_listing(db_session, current_principal(request), listing_id)
         return _listing_out(await listings.get_any(db_session, listing_id), revision)
 
@@ -451,6 +464,7 @@ class ListingController(Controller):
     async def withdraw(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """Withdraws the revision under review before it is decided."""
         revision = await flow.withdraw(db_session, current_principal(request), listing_id)
         return _listing_out(await listings.get_any(db_session, listing_id), revision)
 
@@ -466,6 +480,7 @@ class ListingController(Controller):
         data: JSONBody[DelistIn],
         db_session: DbSession,
     ) -> ListingOut:
+        """Takes a listing off sale (the supplier, or an operator with a reason)."""
         listing = await flow.delist(db_session, current_principal(request), listing_id, data.reason)
         return _listing_out(listing, await listings.current(db_session, listing))
 
@@ -482,6 +497,9 @@ class ListingController(Controller):
         data: MultipartBody[ImageUpload],
         db_session: DbSession,
     ) -> ImageOut:
+        """Adds an image to the listing's draft (JPEG, PNG or WebP recognised by content); the first
+        is the main image. Thumbnails are made by the worker.
+        """
         content = await data.file.read(IMAGE_MAX_BYTES + 1)
         image = await flow.add_image(
             db_session,
@@ -501,6 +519,9 @@ class ListingController(Controller):
     async def price_history(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PriceHistoryOut:
+        """The listing's prices and the market observations and baselines it was compared with, over
+        time.
+        """
         listing = await _visible_listing(db_session, request, listing_id)
         found = await history.price_history(db_session, listing)
         return PriceHistoryOut(
@@ -517,6 +538,7 @@ class ListingController(Controller):
     async def get_review(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ReviewOut:
+        """The decision on the newest revision: outcome, ruleset version and every finding."""
         listing = await _visible_listing(db_session, request, listing_id)
         decision = await review.latest_decision(db_session, listing)
         assert listing.current_revision_id is not None
@@ -604,6 +626,7 @@ class ListingImportController(Controller):
     async def template(
         self, db_session: DbSession, category: Annotated[str, QueryParameter()]
     ) -> Response[bytes]:
+        """The XLSX template for one category, with its attribute columns."""
         spec = categories.to_spec(await categories.get(db_session, category))
         return Response(
             bulk.template(spec),
@@ -620,6 +643,9 @@ class ListingImportController(Controller):
     async def start_import(
         self, request: Request, data: MultipartBody[ImportUpload], db_session: DbSession
     ) -> ImportOut:
+        """Starts a bulk import of listings from a CSV or XLSX file as a job; the same file twice is
+        one import.
+        """
         content = await data.file.read(imports.MAX_FILE_BYTES + 1)
         if len(content) > imports.MAX_FILE_BYTES:
             raise InvalidError(
@@ -642,6 +668,7 @@ class ListingImportController(Controller):
     async def get_import(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ImportOut:
+        """An import's progress: rows read, created, rejected."""
         return _import_out(await imports.get_own(db_session, current_principal(request), import_id))
 
     @get(
@@ -652,6 +679,7 @@ class ListingImportController(Controller):
     async def errors(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:
+        """A workbook naming every rejected cell of an import, with the reason."""
         job = await imports.get_own(db_session, current_principal(request), import_id)
         return Response(
             imports.error_report(job),
@@ -672,6 +700,7 @@ class ReviewQueueController(Controller):
         summary="Listings waiting for a person, soonest due first",
     )
     async def queue(self, db_session: DbSession, pagination: Paging) -> Page[QueueItemOut]:
+        """Revisions the rules sent to a person, soonest due first, paged."""
         rows = await flow.queue(db_session, pagination.limit, pagination.offset)
         return pagination.page_of([_queue_item(r, c) for r, c in rows])
 
@@ -679,6 +708,7 @@ class ReviewQueueController(Controller):
     async def claim(
         self, request: Request, revision_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> QueueItemOut:
+        """Claims a revision in manual review for the calling operator."""
         revision = await flow.claim(db_session, current_principal(request), revision_id)
         clock = await _clock(db_session, revision.id)
         return _queue_item(revision, clock)
@@ -691,6 +721,7 @@ class ReviewQueueController(Controller):
         data: JSONBody[ManualDecisionIn],
         db_session: DbSession,
     ) -> ReviewOut:
+        """Approves a revision in manual review: it goes on sale."""
         return _decision_out(
             await flow.decide_manually(
                 db_session,
@@ -710,6 +741,7 @@ class ReviewQueueController(Controller):
         data: JSONBody[ManualDecisionIn],
         db_session: DbSession,
     ) -> ReviewOut:
+        """Rejects a revision in manual review with reason codes the supplier reads."""
         return _decision_out(
             await flow.decide_manually(
                 db_session,
@@ -773,6 +805,7 @@ class RulesetController(Controller):
 
     @get("/", guards=[operators_and_regulators])
     async def list_rulesets(self, db_session: DbSession) -> list[RulesetOut]:
+        """Every ruleset version, the active one marked (a reference list, not paged)."""
         rows = (
             await db_session.scalars(select(StoredRuleset).order_by(StoredRuleset.created_at))
         ).all()
@@ -786,6 +819,9 @@ class RulesetController(Controller):
     async def create(
         self, request: Request, data: JSONBody[RulesetIn], db_session: DbSession
     ) -> RulesetOut:
+        """Stores a new ruleset version (thresholds, term list, enabled rules); it is not active
+        until activated.
+        """
         r = await rulesets.create(
             db_session, current_principal(request), data.version, data.settings
         )
@@ -795,6 +831,7 @@ class RulesetController(Controller):
     async def activate(
         self, request: Request, ruleset_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> RulesetOut:
+        """Makes a ruleset version the one new reviews use."""
         r = await rulesets.activate(db_session, current_principal(request), ruleset_id)
         return _ruleset_out(r)
 
@@ -805,6 +842,9 @@ class RulesetController(Controller):
         summary="How decisions on live listings would change; changes nothing",
     )
     async def dry_run(self, ruleset_id: FromPath[uuid.UUID], db_session: DbSession) -> DryRunOut:
+        """Runs a ruleset on the live listings and reports how decisions would change; changes
+        nothing.
+        """
         result = await rulesets.dry_run(db_session, ruleset_id)
         return DryRunOut(
             listings=result.listings,

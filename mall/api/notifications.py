@@ -57,6 +57,9 @@ class NotificationController(Controller):
         pagination: Paging,
         unread_only: FromQuery[bool] = False,
     ) -> Page[NotificationOut]:
+        """Notices to the user and to their organisation, newest first, paged; `unread_only` keeps
+        the unread ones.
+        """
         rows = await service.list_for(
             db_session,
             current_principal(request),
@@ -70,6 +73,7 @@ class NotificationController(Controller):
     async def mark_read(
         self, request: Request, notification_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> NotificationOut:
+        """Marks one of the caller's notifications read and answers it."""
         return _out(
             await service.mark_read(db_session, current_principal(request), notification_id)
         )

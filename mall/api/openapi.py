@@ -193,6 +193,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
             "details (`application/problem+json`) with a stable `code`."
         ),
         path="/schema",
+        use_handler_docstrings=True,
         components=Components(
             security_schemes={
                 BEARER: SecurityScheme(

@@ -154,6 +154,10 @@ class PricingController(Controller):
         summary='Import market observations (JSON {"observations": [...]} or CSV); valid rows kept',
     )
     async def import_observations(self, request: Request, db_session: DbSession) -> ImportOut:
+        """Imports market observations as JSON, JSON lines or CSV. Valid rows are kept as history (a
+        repeated row adds nothing), baselines are recomputed and a scan is queued; bad rows come
+        back with row, field, code and message.
+        """
         body = await request.body()
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-ndjson", "application/jsonl")):
@@ -218,6 +222,7 @@ class PricingController(Controller):
         summary="Scan every live listing (a job)",
     )
     async def request_scan(self, request: Request, db_session: DbSession) -> ScanOut:
+        """Queues a scan of every live listing against its baseline, as a job."""
         return _scan_out(
             await monitor.request_scan(
                 db_session, "manual", audit.Actor.of(current_principal(request))
@@ -226,6 +231,7 @@ class PricingController(Controller):
 
     @get("/scans/{scan_id:uuid}", guards=[operators_and_regulators])
     async def get_scan(self, scan_id: FromPath[uuid.UUID], db_session: DbSession) -> ScanOut:
+        """A price scan's progress and counts."""
         return _scan_out(await monitor.get_scan(db_session, scan_id))
 
     @get(
@@ -240,6 +246,9 @@ class PricingController(Controller):
         pagination: Paging,
         status: FromQuery[Literal["open", "resolved", "delisted"] | None] = None,
     ) -> Page[ViolationOut]:
+        """Price violations, newest first, paged; suppliers see their own. `status` keeps one
+        status.
+        """
         rows = await monitor.violations(
             db_session, current_principal(request), status, pagination.limit, pagination.offset
         )
@@ -276,6 +285,9 @@ class PricingController(Controller):
         data: JSONBody[ObjectionIn],
         db_session: DbSession,
     ) -> dict[str, Any]:
+        """The supplier objects to a violation with its reasons; the fix deadline stops while
+        operators decide.
+        """
         case = await monitor.object_to(
             db_session, current_principal(request), violation_id, data.reason
         )
@@ -295,6 +307,9 @@ class PricingController(Controller):
         data: JSONBody[DecisionIn],
         db_session: DbSession,
     ) -> dict[str, Any]:
+        """An operator upholds (the violation is resolved) or dismisses (its deadline runs again) a
+        supplier's objection.
+        """
         if decision not in ("uphold", "dismiss"):
             raise InvalidError(
                 "Decide uphold or dismiss.",
@@ -321,6 +336,9 @@ class PricingController(Controller):
         summary="Per category: matched share, violations, deviation",
     )
     async def stats(self, db_session: DbSession) -> list[CategoryPriceStatsOut]:
+        """Per category: live listings, the share matched to a market product, open violations,
+        median deviation and the share above market (a reference list, not paged).
+        """
         return [
             CategoryPriceStatsOut(
                 **{f: getattr(s, f) for f in CategoryPriceStatsOut.__struct_fields__}
@@ -340,6 +358,9 @@ class PricingController(Controller):
         pagination: Paging,
         category: FromQuery[str | None] = None,
     ) -> Page[UnmatchedOut]:
+        """Live listings the monitor cannot compare, with the reason, paged; suppliers see their
+        own.
+        """
         principal = current_principal(request)
         supplier = str(principal.org_id) if principal.is_kind(OrgKind.SUPPLIER) else None
         rows = await history.unmatched(

@@ -227,6 +227,7 @@ class PublicController(Controller):
 
     @get("/cases/{tracking_code:str}", summary="Follow an anonymous report by its tracking code")
     async def case(self, tracking_code: FromPath[str], db_session: DbSession) -> CaseOut:
+        """An anonymous report as its filer sees it, found by its tracking code."""
         case = await cases.by_tracking_code(db_session, tracking_code)
         return case_out(await cases.view_for(db_session, case, "filer"))
 
@@ -234,6 +235,7 @@ class PublicController(Controller):
     async def message(
         self, tracking_code: FromPath[str], data: JSONBody[MessageIn], db_session: DbSession
     ) -> CaseOut:
+        """The anonymous filer writes to the operator."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         await cases.post_message(db_session, None, case, "filer", data.body)
         return case_out(await cases.view_for(db_session, case, "filer"))
@@ -250,6 +252,7 @@ class PublicController(Controller):
         data: MultipartBody[AttachmentUpload],
         db_session: DbSession,
     ) -> AttachmentOut:
+        """Adds evidence to an anonymous report (PDF, JPEG or PNG)."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         settings = request.app.state.settings
         attachment = await cases.add_attachment(
@@ -276,6 +279,7 @@ class PublicController(Controller):
     async def withdraw(
         self, tracking_code: FromPath[str], data: JSONBody[NoteIn], db_session: DbSession
     ) -> CaseOut:
+        """The anonymous filer withdraws their report before it is decided."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         await cases.withdraw(db_session, None, case, "filer", data.note)
         return case_out(await cases.view_for(db_session, case, "filer"))
@@ -290,6 +294,9 @@ class PublicController(Controller):
         category: FromQuery[str | None] = None,
         supplier_id: FromQuery[uuid.UUID | None] = None,
     ) -> Page[PublicListingOut]:
+        """Listings on sale with their supplier's credit score, paged; filter by category prefix or
+        supplier.
+        """
         rows = await disclosure.published_listings(
             db_session,
             category_prefix=category,
@@ -326,6 +333,7 @@ class PublicController(Controller):
         pagination: Paging,
         region: FromQuery[str | None] = None,
     ) -> Page[PublicSupplierOut]:
+        """Suppliers with region, standing and credit score, paged; filter by region prefix."""
         profiles = await disclosure.supplier_profiles(
             db_session, region_prefix=region, limit=pagination.limit, offset=pagination.offset
         )
@@ -335,10 +343,12 @@ class PublicController(Controller):
     async def supplier(
         self, supplier_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PublicSupplierOut:
+        """A supplier's public profile: region, standing, credit score and sanctions."""
         return _supplier(await disclosure.supplier_profile(db_session, supplier_id), full=True)
 
     @get("/credit/formula", summary="How the credit score is computed")
     async def formula(self) -> dict[str, object]:
+        """How the credit score is computed from penalties."""
         return FORMULA
 
     # -------------------------------------------------- penalties
@@ -350,6 +360,7 @@ class PublicController(Controller):
         pagination: Paging,
         status: FromQuery[Literal["in_force", "all"]] = "in_force",
     ) -> Page[PublicPenaltyOut]:
+        """Penalties in force, or the whole history with `status=all`, paged."""
         rows = await penalties.published(
             db_session,
             in_force_only=status == "in_force",
@@ -360,12 +371,14 @@ class PublicController(Controller):
 
     @get("/penalties/catalogue", summary="The catalogue of dishonest behaviours")
     async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:
+        """The catalogue of dishonest behaviours and sanctions (a reference list, not paged)."""
         return [kind_out(k) for k in await penalties.catalogue(db_session)]
 
     # -------------------------------------------------- spot checks
 
     @get("/spot-checks", summary="Spot checks and their results")
     async def spot_checks(self, db_session: DbSession, pagination: Paging) -> Page[SpotCheckOut]:
+        """Spot checks and their results, newest first, paged."""
         checks = await spotchecks.listing(db_session, pagination.limit, pagination.offset)
         return pagination.page_of(
             [spot_check_out(c, await spotchecks.items_of(db_session, c.id)) for c in checks]
@@ -375,6 +388,9 @@ class PublicController(Controller):
     async def spot_check(
         self, check_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> SpotCheckOut:
+        """A spot check with its committed hash, revealed seed, population and draw: everything
+        needed to recompute it.
+        """
         check = await spotchecks.get(db_session, check_id)
         return spot_check_out(check, await spotchecks.items_of(db_session, check.id))
 
@@ -388,6 +404,9 @@ class PublicController(Controller):
         from_: WindowStart = None,
         to: WindowEnd = None,
     ) -> PublicOrdersPage:
+        """Orders completed in a window of completion days (Beijing time, at most 366 days): units,
+        suppliers, items, amounts and dates, no personal data; paged.
+        """
         window = public_orders.completion_window(from_, to, today=public_orders.today_in_china())
         rows = await public_orders.completed_orders(
             db_session, window, limit=pagination.limit, offset=pagination.offset
@@ -453,6 +472,9 @@ class PublicController(Controller):
         from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
         to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
     ) -> list[SlaKindStatsOut]:
+        """For each kind of deadline, the clocks started in [from, to): kept, late, open and
+        breached (a reference list, not paged).
+        """
         stats = await sla_stats(
             db_session,
             await load_calendar(db_session),

@@ -113,6 +113,9 @@ class SpotCheckController(Controller):
     async def define(
         self, request: Request, data: JSONBody[SpotCheckIn], db_session: DbSession
     ) -> SpotCheckOut:
+        """Defines a random spot check: commits to the SHA-256 of a seed not yet revealed and
+        snapshots the population.
+        """
         check = await service.define(
             db_session,
             current_principal(request),
@@ -132,6 +135,7 @@ class SpotCheckController(Controller):
         db_session: DbSession,
         pagination: Paging,
     ) -> Page[SpotCheckOut]:
+        """Spot checks, newest first, paged."""
         checks = await service.listing(db_session, pagination.limit, pagination.offset)
         return pagination.page_of(
             [spot_check_out(c, await service.items_of(db_session, c.id)) for c in checks]
@@ -145,6 +149,7 @@ class SpotCheckController(Controller):
         data: JSONBody[RevealIn],
         db_session: DbSession,
     ) -> SpotCheckOut:
+        """Reveals the seed; the draw is computed from it and the snapshotted population."""
         check = await service.reveal(db_session, current_principal(request), check_id, data.seed)
         return spot_check_out(check, await service.items_of(db_session, check.id))
 
@@ -161,6 +166,7 @@ class SpotCheckController(Controller):
         data: JSONBody[FindingIn],
         db_session: DbSession,
     ) -> ItemOut:
+        """The drawn inspector records the finding on one drawn item."""
         item = await service.record_finding(
             db_session,
             current_principal(request),

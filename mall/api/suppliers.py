@@ -208,6 +208,7 @@ class SupplierController(Controller):
 
     @get("/commitment", summary="The current commitment letter (public)")
     async def get_commitment(self) -> CommitmentOut:
+        """The commitment letter an applicant accepts, with its version."""
         version = commitment.CURRENT_VERSION
         return CommitmentOut(
             version=version,
@@ -219,6 +220,9 @@ class SupplierController(Controller):
     async def apply(
         self, request: Request, data: JSONBody[ApplicationIn], db_session: DbSession
     ) -> ApplicationCreated:
+        """Applies to join the mall on credit + commitment: no fee, no account needed. Creates the
+        organisation and its first user, and starts the 2-working-day verification clock.
+        """
         state = request.app.state
         application, clock = await service.register(
             db_session,
@@ -244,6 +248,7 @@ class SupplierController(Controller):
         summary="Your organisation's application",
     )
     async def own(self, request: Request, db_session: DbSession) -> ApplicationOut:
+        """The caller's own application: its status, deadline and what operators asked for."""
         application = await service.own_application(db_session, current_principal(request))
         return await _with_clock(db_session, application)
 
@@ -256,6 +261,7 @@ class SupplierController(Controller):
     async def resubmit(
         self, request: Request, data: JSONBody[ResubmitIn], db_session: DbSession
     ) -> ApplicationOut:
+        """Answers an operator's request for information; the verification clock runs again."""
         application = await service.resubmit(
             db_session,
             await load_calendar(db_session),
@@ -268,6 +274,7 @@ class SupplierController(Controller):
 
     @get("/documents", guards=[requires(OrgKind.SUPPLIER)], summary="Your qualification documents")
     async def list_documents(self, request: Request, db_session: DbSession) -> DocumentsOut:
+        """The supplier's qualification documents with their kinds and validity."""
         found = await documents.status(db_session, current_principal(request).org_id)
         return DocumentsOut(
             documents=[_document_out(d) for d in found.current],
@@ -284,6 +291,9 @@ class SupplierController(Controller):
     async def upload_document(
         self, request: Request, data: MultipartBody[DocumentUpload], db_session: DbSession
     ) -> DocumentOut:
+        """Uploads a qualification document (business licence, tax or social-security proof…) with
+        its validity dates; PDF, JPEG or PNG recognised by content.
+        """
         settings = request.app.state.settings
         content = await data.file.read(settings.mall.document_max_bytes + 1)
         document = await documents.upload(
@@ -307,6 +317,7 @@ class SupplierController(Controller):
     async def document_content(
         self, request: Request, document_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:
+        """The stored file of one of the supplier's own qualification documents."""
         document = await documents.get_own(db_session, current_principal(request), document_id)
         content = FileStore(request.app.state.settings.mall.files_dir).get(document.sha256)
         return Response(content, media_type=document.media_type)
@@ -317,6 +328,9 @@ class SupplierController(Controller):
     async def withdraw(
         self, request: Request, data: JSONBody[StandingIn], db_session: DbSession
     ) -> StandingOut:
+        """The supplier leaves the mall, with a reason; its open orders continue and its listings
+        leave search.
+        """
         org = await standing.withdraw(db_session, current_principal(request), data.reason)
         return StandingOut(
             org_id=org.id,
@@ -343,6 +357,7 @@ class OperatorSupplierController(Controller):
             Literal["submitted", "info_requested", "approved", "rejected"] | None
         ] = None,
     ) -> Page[ApplicationOut]:
+        """The verification queue, soonest due first, paged; `status` keeps one status."""
         rows = await service.queue(db_session, status, pagination.limit, pagination.offset)
         return pagination.page_of([_application_out(a, c) for a, c in rows])
 
@@ -350,6 +365,7 @@ class OperatorSupplierController(Controller):
     async def get_application(
         self, application_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ApplicationOut:
+        """One application with its checks, documents and verification clock."""
         application = await service.get_application(db_session, application_id)
         return await _with_clock(db_session, application)
 
@@ -365,6 +381,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[ApproveIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Approves an application: the supplier becomes active in the granted categories."""
         application = await service.approve(
             db_session, current_principal(request), application_id, data.categories
         )
@@ -382,6 +399,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[RejectIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Rejects an application with a reason the applicant reads."""
         application = await service.reject(
             db_session, current_principal(request), application_id, data.reason_codes, data.reason
         )
@@ -399,6 +417,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[RequestInfoIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Asks the applicant for more information; the clock pauses until they answer."""
         application = await service.request_info(
             db_session, current_principal(request), application_id, data.message
         )
@@ -437,6 +456,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Suspends a supplier until a date, with a reason; its listings leave search at once."""
         return await self._standing(request, org_id, OrgStatus.SUSPENDED, data, db_session)
 
     @post(
@@ -449,6 +469,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Ends a suspension: the supplier is active again."""
         return await self._standing(request, org_id, OrgStatus.ACTIVE, data, db_session)
 
     @post("/suppliers/{org_id:uuid}/expel", guards=[requires(OrgKind.OPERATOR)], status_code=200)
@@ -459,6 +480,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Expels a supplier from the mall with a reason; its listings leave search at once."""
         return await self._standing(request, org_id, OrgStatus.EXPELLED, data, db_session)
 
 
@@ -486,6 +508,7 @@ class CreditListController(Controller):
         summary="Import a dishonesty list (CSV: uscc,name,list_type,source,listed_on,expires_on)",
     )
     async def import_list(self, request: Request, db_session: DbSession) -> CreditImportOut:
+        """Loads a dishonesty list (失信名单) as CSV; applicants and suppliers are checked on it."""
         try:
             text = (await request.body()).decode("utf-8")
         except UnicodeDecodeError:
