@@ -331,14 +331,22 @@ async def delist(
 
 
 async def list_for_supplier(
-    session: AsyncSession, supplier_id: uuid.UUID, limit: int = 100
+    session: AsyncSession,
+    supplier_id: uuid.UUID,
+    limit: int = 100,
+    offset: int = 0,
+    status: str | None = None,
 ) -> Sequence[tuple[Listing, ListingRevision]]:
-    rows = await session.execute(
+    """A supplier's listings with their current revision, newest first, optionally in one status."""
+    query = (
         select(Listing, ListingRevision)
         .join(ListingRevision, ListingRevision.id == Listing.current_revision_id)
         .where(Listing.supplier_id == supplier_id)
-        .order_by(Listing.created_at.desc())
-        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(Listing.status == status)
+    rows = await session.execute(
+        query.order_by(Listing.created_at.desc(), Listing.id.desc()).limit(limit).offset(offset)
     )
     return [(row[0], row[1]) for row in rows]
 

@@ -13,10 +13,9 @@ from advanced_alchemy.extensions.litestar import (
 )
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
@@ -33,20 +32,24 @@ from mall.api.catalog import (
     ReviewQueueController,
     RulesetController,
 )
-from mall.api.health import health, ready
+from mall.api.health import MetricsController, health, ready
 from mall.api.notifications import NotificationController
+from mall.api.openapi import docs_assets_router, document_routes, openapi_config
 from mall.api.orders import (
     OperatorChangeRequestController,
     OrderController,
     OrderStatsController,
 )
+from mall.api.params import pagination
 from mall.api.penalties import CreditScoreController, PenaltyController
 from mall.api.pricing import PricingController
 from mall.api.public import RATE_LIMIT_STORE, public_router
+from mall.api.query_parameters import refuse_unknown_query_parameters
 from mall.api.search import SearchController, SynonymController, ThumbnailController
 from mall.api.spotchecks import SpotCheckController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
+from mall.api.timestamps import beijing_timestamps
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
 from mall.db import create_engine, create_session_maker
@@ -123,11 +126,12 @@ def create_app(
             ),
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
+            docs_assets_router(),
             ready,
-            PrometheusController,
+            MetricsController,
             AuthController,
             ApiTokenController,
             AuditController,
@@ -168,14 +172,14 @@ def create_app(
             )
         },
         exception_handlers=exception_handlers,
-        openapi_config=OpenAPIConfig(
-            title="政府采购电子卖场 API · Government procurement e-mall API",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        dependencies={"pagination": Provide(pagination, sync_to_thread=False)},
+        before_request=refuse_unknown_query_parameters,
+        after_request=beijing_timestamps,
+        openapi_config=openapi_config(version="0.1.0"),
         request_max_body_size=settings.server.max_json_body_bytes,
         lifespan=[lifespan],
         state=state,
         debug=settings.server.debug,
     )
+    document_routes(app)
+    return app

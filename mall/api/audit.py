@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from sqlalchemy import select
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.audit.models import AuditEvent
 from mall.auth.guards import operators_and_regulators
 
@@ -44,6 +45,9 @@ class AuditController(Controller):
 
     @get("/verify", summary="Verify the whole hash chain")
     async def verify(self, db_session: DbSession) -> AuditVerifyOut:
+        """Recomputes every row's hash and reports whether the chain is intact, and the first broken
+        row if not.
+        """
         connection = await db_session.connection()
         result = await audit.verify(connection)
         return AuditVerifyOut(
@@ -54,13 +58,21 @@ class AuditController(Controller):
     async def events(
         self,
         db_session: DbSession,
+        pagination: Paging,
         subject_type: FromQuery[str | None] = None,
         subject_id: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
         before_id: FromQuery[int | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[AuditEventOut]:
-        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    ) -> Page[AuditEventOut]:
+        """The hash-chained audit trail, newest first, paged; filter by subject, action or
+        `before_id`.
+        """
+        query = (
+            select(AuditEvent)
+            .order_by(AuditEvent.id.desc())
+            .limit(pagination.limit)
+            .offset(pagination.offset)
+        )
         if subject_type is not None:
             query = query.where(AuditEvent.subject_type == subject_type)
         if subject_id is not None:
@@ -70,19 +82,21 @@ class AuditController(Controller):
         if before_id is not None:
             query = query.where(AuditEvent.id < before_id)
         rows = (await db_session.execute(query)).scalars().all()
-        return [
-            AuditEventOut(
-                id=r.id,
-                occurred_at=r.occurred_at,
-                actor_kind=r.actor_kind,
-                actor_user_id=r.actor_user_id,
-                actor_org_id=r.actor_org_id,
-                action=r.action,
-                subject_type=r.subject_type,
-                subject_id=r.subject_id,
-                summary=r.summary,
-                request_id=r.request_id,
-                hash=r.hash,
-            )
-            for r in rows
-        ]
+        return pagination.page_of(
+            [
+                AuditEventOut(
+                    id=r.id,
+                    occurred_at=r.occurred_at,
+                    actor_kind=r.actor_kind,
+                    actor_user_id=r.actor_user_id,
+                    actor_org_id=r.actor_org_id,
+                    action=r.action,
+                    subject_type=r.subject_type,
+                    subject_id=r.subject_id,
+                    summary=r.summary,
+                    request_id=r.request_id,
+                    hash=r.hash,
+                )
+                for r in rows
+            ]
+        )

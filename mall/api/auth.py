@@ -41,6 +41,9 @@ class AuthController(Controller):
     async def login(
         self, request: Request, data: JSONBody[LoginRequest], db_session: DbSession
     ) -> AccessToken:
+        """Exchanges an e-mail and password for a bearer access token (1 hour). Failed attempts are
+        throttled per account and per address (429 with Retry-After).
+        """
         state = request.app.state
         result = await service.login(
             db_session,
@@ -54,6 +57,7 @@ class AuthController(Controller):
 
     @get("/me", guards=[signed_in], summary="Who am I")
     async def me(self, request: Request) -> Me:
+        """The signed-in user and their organisation: id, kind and name."""
         p = current_principal(request)
         return Me(
             id=p.user_id,
@@ -73,6 +77,9 @@ class ApiTokenController(Controller):
     async def create(
         self, request: Request, data: JSONBody[ApiTokenCreate], db_session: DbSession
     ) -> ApiTokenCreated:
+        """Creates an API token (`mall_…`) for a supplier's or operator's own system. The secret is
+        in this answer only; it is stored as a hash.
+        """
         token, secret = await service.create_api_token(
             db_session, current_principal(request), name=data.name, expires_at=data.expires_at
         )
@@ -81,6 +88,7 @@ class ApiTokenController(Controller):
 
     @get("/", summary="Your organisation's active API tokens")
     async def list_tokens(self, request: Request, db_session: DbSession) -> list[ApiTokenOut]:
+        """The organisation's API tokens, neither revoked nor expired; never their secrets."""
         return [
             _token_out(t)
             for t in await service.list_api_tokens(db_session, current_principal(request))
@@ -90,6 +98,9 @@ class ApiTokenController(Controller):
     async def revoke(
         self, request: Request, token_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ApiTokenOut:
+        """Revokes one of the organisation's API tokens at once; requests with it are 401 from then
+        on.
+        """
         return _token_out(
             await service.revoke_api_token(db_session, current_principal(request), token_id)
         )

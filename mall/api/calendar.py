@@ -61,6 +61,9 @@ class CalendarController(Controller):
 
     @get("/years/{year:int}", summary="A year's official schedule (public)")
     async def get_year(self, year: FromPath[Year], db_session: DbSession) -> YearScheduleOut:
+        """A year's holidays and make-up working days, and whether they come from the official State
+        Council schedule.
+        """
         return _out(await service.get_year(db_session, year))
 
     @put(
@@ -75,6 +78,9 @@ class CalendarController(Controller):
         data: JSONBody[YearScheduleIn],
         db_session: DbSession,
     ) -> YearScheduleOut:
+        """Loads or corrects a year's official schedule (holidays and make-up working days);
+        provisional deadlines are recomputed.
+        """
         view = await service.put_year(
             db_session,
             current_principal(request),
@@ -92,6 +98,10 @@ class CalendarController(Controller):
         start: Annotated[dt.datetime, QueryParameter(description="ISO 8601 with UTC offset")],
         working_days: Annotated[int, QueryParameter(ge=0, le=365)],
     ) -> DeadlineOut:
+        """When N working days after `start` end: 24:00 Beijing time of the Nth working day after
+        the day of `start`, that day not counted. `provisional` when the year has no official
+        schedule loaded.
+        """
         if start.tzinfo is None:
             raise InvalidError(
                 "start needs a UTC offset, e.g. 2026-09-30T10:00:00+08:00.",
@@ -114,6 +124,7 @@ class CalendarController(Controller):
         from_: Annotated[str, QueryParameter(name="from", description="YYYY-MM-DD")],
         to: Annotated[str, QueryParameter(description="YYYY-MM-DD, included")],
     ) -> WorkingDaysOut:
+        """The working days from `from` to `to`, both included."""
         first, last = parse_date(from_, "from"), parse_date(to, "to")
         if last < first:
             raise InvalidError(

@@ -11,9 +11,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from mall.api.deps import DbSession
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import OrgKind
 from mall.auth.principal import Principal
@@ -225,6 +227,9 @@ class CaseController(Controller):
     async def file(
         self, request: Request, data: JSONBody[CaseIn], db_session: DbSession
     ) -> CaseCreated:
+        """Files an objection or a dispute (signed in) or a report (anyone, anonymously if they
+        wish; the answer then carries a tracking code). A bearer token is optional here.
+        """
         case, code = await service.file(
             db_session,
             await load_calendar(db_session),
@@ -242,6 +247,7 @@ class CaseController(Controller):
 
     @get("/subject-types", summary="What each type of case may be about")
     async def kinds(self) -> dict[str, list[str]]:
+        """What each type of case may be about."""
         return subject_types()
 
     @get("/", guards=[signed_in], summary="Cases you filed, cases against you, or all (operators)")
@@ -249,11 +255,14 @@ class CaseController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[CaseStatus | None] = None,
         type: FromQuery[CaseType | None] = None,
         mine: FromQuery[bool] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[CaseSummaryOut]:
+    ) -> Page[CaseSummaryOut]:
+        """Cases the caller filed or that are against their organisation; operators and regulators
+        see all. Newest first, paged.
+        """
         principal = current_principal(request)
         rows = await service.listing(
             db_session,
@@ -261,26 +270,30 @@ class CaseController(Controller):
             status=status,
             case_type=type,
             assigned_to_me=mine,
-            limit=limit,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
         staff = principal.org_kind in (OrgKind.OPERATOR, OrgKind.REGULATOR)
-        return [
-            CaseSummaryOut(
-                id=c.id,
-                type=c.case_type,
-                subject_type=c.subject_type,
-                subject_id=c.subject_id,
-                status=c.status,
-                filed_at=c.filed_at,
-                assigned_to=c.assigned_to if staff else None,
-            )
-            for c in rows
-        ]
+        return pagination.page_of(
+            [
+                CaseSummaryOut(
+                    id=c.id,
+                    type=c.case_type,
+                    subject_type=c.subject_type,
+                    subject_id=c.subject_id,
+                    status=c.status,
+                    filed_at=c.filed_at,
+                    assigned_to=c.assigned_to if staff else None,
+                )
+                for c in rows
+            ]
+        )
 
     @get("/{case_id:uuid}", guards=[signed_in], summary="A case, as you may see it")
     async def get_case(
         self, request: Request, case_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> CaseOut:
+        """A case as the caller may see it: the reporter is hidden from the other side."""
         case, role = await service.get(db_session, current_principal(request), case_id)
         return await _view(db_session, case, role)
 
@@ -292,6 +305,7 @@ class CaseController(Controller):
         data: JSONBody[MessageIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Writes in the case's thread."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         await service.post_message(
@@ -312,6 +326,7 @@ class CaseController(Controller):
         data: MultipartBody[AttachmentUpload],
         db_session: DbSession,
     ) -> AttachmentOut:
+        """Adds evidence to a case (PDF, JPEG or PNG recognised by content)."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         attachment = await service.add_attachment(
@@ -334,7 +349,11 @@ class CaseController(Controller):
             created_at=attachment.created_at,
         )
 
-    @get("/{case_id:uuid}/attachments/{attachment_id:uuid}", guards=[signed_in])
+    @get(
+        "/{case_id:uuid}/attachments/{attachment_id:uuid}",
+        guards=[signed_in],
+        operation_class=file_answer(*DOCUMENT_MEDIA_TYPES, description="The evidence file."),
+    )
     async def attachment(
         self,
         request: Request,
@@ -342,6 +361,7 @@ class CaseController(Controller):
         attachment_id: FromPath[uuid.UUID],
         db_session: DbSession,
     ) -> Response[bytes]:
+        """One piece of a case's evidence, to the parties and operators who may see it."""
         case, role = await service.get(db_session, current_principal(request), case_id)
         found = await service.attachment_for(db_session, case, role, attachment_id)
         return Response(_store(request).get(found.sha256), media_type=found.media_type)
@@ -354,6 +374,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """The filer withdraws their case before it is decided."""
         principal = current_principal(request)
         case, role = await service.get(db_session, principal, case_id, lock=True)
         await service.withdraw(db_session, principal, case, role, data.note)
@@ -367,6 +388,7 @@ class CaseController(Controller):
         data: JSONBody[AssignIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Assigns a case to an operator."""
         case = await service.assign(db_session, current_principal(request), case_id, data.user_id)
         return await _view(db_session, case, "operator")
 
@@ -378,6 +400,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Accepts (受理) a case: the acceptance deadline is met, the resolution one starts."""
         case = await service.accept(
             db_session,
             await load_calendar(db_session),
@@ -396,6 +419,7 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Moves an accepted case into investigation."""
         case = await service.investigate(db_session, current_principal(request), case_id, data.note)
         return await _view(db_session, case, "operator")
 
@@ -412,6 +436,9 @@ class CaseController(Controller):
         data: JSONBody[DecideIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Decides a case: upheld (an objection reverses its subject; a report may lead to a
+        penalty) or dismissed, with reasons.
+        """
         case = await service.decide(
             db_session,
             current_principal(request),
@@ -431,5 +458,6 @@ class CaseController(Controller):
         data: JSONBody[NoteIn],
         db_session: DbSession,
     ) -> CaseOut:
+        """Closes a decided case."""
         case = await service.close(db_session, current_principal(request), case_id, data.note)
         return await _view(db_session, case, "operator")

@@ -6,12 +6,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy import select
 
 from catalog import bulk, categories, listings, review
@@ -26,6 +26,8 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import file_answer
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
 from mall.errors import InvalidError
@@ -189,6 +191,10 @@ class RevisionState(msgspec.Struct):
     revision_id: uuid.UUID
     number: int
     status: str
+
+
+# catalog.models.LISTING_STATUSES, as a type the OpenAPI document lists.
+ListingStatus = Literal["draft", "submitted", "approved", "rejected", "manual_review", "delisted"]
 
 
 class ListingOut(msgspec.Struct):
@@ -391,10 +397,12 @@ class CategoryController(Controller):
 
     @get("/", guards=[signed_in], summary="The procurement catalogue with attribute schemas")
     async def list_categories(self, db_session: DbSession) -> list[CategoryOut]:
+        """The whole procurement catalogue with attribute schemas (a reference list, not paged)."""
         return [_category_out(c) for c in await categories.list_all(db_session)]
 
     @get("/{code:str}", guards=[signed_in])
     async def get_category(self, code: FromPath[str], db_session: DbSession) -> CategoryOut:
+        """One category with its attribute schema."""
         return _category_out(await categories.get(db_session, code))
 
     @put(
@@ -409,6 +417,9 @@ class CategoryController(Controller):
         data: JSONBody[CategoryIn],
         db_session: DbSession,
     ) -> CategoryOut:
+        """Creates or replaces a category: its attribute schema, image and certificate requirements,
+        price tolerance and price policy.
+        """
         previous_policy = await db_session.scalar(
             select(Category.price_policy_key).where(Category.code == code)
         )
@@ -441,6 +452,9 @@ class ListingController(Controller):
     async def create(
         self, request: Request, data: JSONBody[ListingIn], db_session: DbSession
     ) -> ListingOut:
+        """Creates a listing in a leaf category as a draft, or submits it for review at once with
+        `submit: true`.
+        """
         content = msgspec.structs.asdict(data)
         submit = content.pop("submit")
         listing, _ = await flow.create(
@@ -453,10 +467,16 @@ class ListingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ListingOut]:
+        pagination: Paging,
+        status: FromQuery[ListingStatus | None] = None,
+    ) -> Page[ListingOut]:
+        """The supplier's own listings with their current revision, paged; ``status`` keeps one."""
         rows = await listings.list_for_supplier(
-            db_session, current_principal(request).org_id, limit
+            db_session,
+            current_principal(request).org_id,
+            pagination.limit,
+            pagination.offset,
+            status,
         )
         live = {
             r.id: r
@@ -470,15 +490,18 @@ class ListingController(Controller):
                 )
             ).all()
         }
-        return [
-            _listing_out(listing, revision, live=live.get(listing.live_revision_id))
-            for listing, revision in rows
-        ]
+        return pagination.page_of(
+            [
+                _listing_out(listing, revision, live=live.get(listing.live_revision_id))
+                for listing, revision in rows
+            ]
+        )
 
     @get("/{listing_id:uuid}", guards=[signed_in])
     async def get_listing(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """One listing with its current revision, supplier and stock on sale."""
         listing = await _visible_listing(db_session, request, listing_id)
         purchaser = current_principal(request).org_kind is OrgKind.PURCHASER
         return await _listing_detail(db_session, listing, purchaser=purchaser)
@@ -495,6 +518,9 @@ class ListingController(Controller):
         data: JSONBody[ListingPatch],
         db_session: DbSession,
     ) -> ListingOut:
+        """Edits a listing: a new revision to review; the live revision stays on sale until it is
+        approved.
+        """
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         await flow.edit(db_session, current_principal(request), listing_id, changes)
         return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
@@ -508,6 +534,8 @@ class ListingController(Controller):
     async def submit(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """Submits the draft revision for automatic review (a rejected listing: a new revision of
+        the same content)."""
         await flow.submit_listing(db_session, current_principal(request), listing_id)
         return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
@@ -515,6 +543,7 @@ class ListingController(Controller):
     async def withdraw(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """Withdraws the revision under review before it is decided."""
         await flow.withdraw(db_session, current_principal(request), listing_id)
         return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
@@ -528,6 +557,7 @@ class ListingController(Controller):
     async def relist(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
+        """Puts a delisted listing up again: its live content is reviewed under the active ruleset."""
         await flow.relist(db_session, current_principal(request), listing_id)
         return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
@@ -539,6 +569,7 @@ class ListingController(Controller):
     async def delete_listing(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> None:
+        """Deletes a draft or rejected listing that was never on sale."""
         await flow.delete(db_session, current_principal(request), listing_id)
 
     @post(
@@ -553,6 +584,7 @@ class ListingController(Controller):
         data: JSONBody[DelistIn],
         db_session: DbSession,
     ) -> ListingOut:
+        """Takes a listing off sale (the supplier, or an operator with a reason)."""
         listing = await flow.delist(db_session, current_principal(request), listing_id, data.reason)
         return await _listing_detail(db_session, listing)
 
@@ -569,6 +601,9 @@ class ListingController(Controller):
         data: MultipartBody[ImageUpload],
         db_session: DbSession,
     ) -> ImageOut:
+        """Adds an image to the listing's draft (JPEG, PNG or WebP recognised by content); the first
+        is the main image. Thumbnails are made by the worker.
+        """
         content = await data.file.read(IMAGE_MAX_BYTES + 1)
         image = await flow.add_image(
             db_session,
@@ -588,6 +623,9 @@ class ListingController(Controller):
     async def price_history(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PriceHistoryOut:
+        """The listing's prices and the market observations and baselines it was compared with, over
+        time.
+        """
         listing = await _visible_listing(db_session, request, listing_id)
         found = await history.price_history(
             db_session,
@@ -608,6 +646,7 @@ class ListingController(Controller):
     async def get_review(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ReviewOut:
+        """The decision on the newest revision: outcome, ruleset version and every finding."""
         listing = await _visible_listing(db_session, request, listing_id)
         decision = await review.latest_decision(db_session, listing)
         assert listing.current_revision_id is not None
@@ -701,10 +740,15 @@ class ListingImportController(Controller):
     tags = ["listings"]
     guards = [requires(OrgKind.SUPPLIER)]
 
-    @get("/import/template", summary="The XLSX template for one category")
+    @get(
+        "/import/template",
+        summary="The XLSX template for one category",
+        operation_class=file_answer(XLSX, description="The template workbook."),
+    )
     async def template(
         self, db_session: DbSession, category: Annotated[str, QueryParameter()]
     ) -> Response[bytes]:
+        """The XLSX template for one category, with its attribute columns."""
         spec = categories.to_spec(await categories.get(db_session, category))
         return Response(
             bulk.template(spec),
@@ -722,6 +766,9 @@ class ListingImportController(Controller):
     async def start_import(
         self, request: Request, data: MultipartBody[ImportUpload], db_session: DbSession
     ) -> ImportOut:
+        """Starts a bulk import of listings from a CSV or XLSX file as a job; the same file twice is
+        one import.
+        """
         content = await data.file.read(imports.MAX_FILE_BYTES + 1)
         if len(content) > imports.MAX_FILE_BYTES:
             raise InvalidError(
@@ -757,13 +804,19 @@ class ListingImportController(Controller):
     async def get_import(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ImportOut:
+        """An import's progress: rows read, created, rejected, and the listings it created."""
         job = await imports.get_own(db_session, current_principal(request), import_id)
         return _import_out(job, await imports.created_listings(db_session, job))
 
-    @get("/imports/{import_id:uuid}/errors.xlsx", summary="Every rejected cell, as XLSX")
+    @get(
+        "/imports/{import_id:uuid}/errors.xlsx",
+        summary="Every rejected cell, as XLSX",
+        operation_class=file_answer(XLSX, description="One row per rejected cell."),
+    )
     async def errors(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:
+        """A workbook naming every rejected cell of an import, with the reason."""
         job = await imports.get_own(db_session, current_principal(request), import_id)
         return Response(
             imports.error_report(job),
@@ -851,13 +904,16 @@ class ReviewQueueController(Controller):
         guards=[operators_and_regulators],
         summary="Listings waiting for a person, soonest due first",
     )
-    async def queue(self, db_session: DbSession) -> list[QueueItemOut]:
-        return [_queue_item(r, c) for r, c in await flow.queue(db_session)]
+    async def queue(self, db_session: DbSession, pagination: Paging) -> Page[QueueItemOut]:
+        """Revisions the rules sent to a person, soonest due first, paged."""
+        rows = await flow.queue(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of([_queue_item(r, c) for r, c in rows])
 
     @post("/{revision_id:uuid}/claim", guards=[requires(OrgKind.OPERATOR)], status_code=200)
     async def claim(
         self, request: Request, revision_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> QueueItemOut:
+        """Claims a revision in manual review for the calling operator."""
         revision = await flow.claim(db_session, current_principal(request), revision_id)
         clock = await _clock(db_session, revision.id)
         return _queue_item(revision, clock)
@@ -870,6 +926,7 @@ class ReviewQueueController(Controller):
         data: JSONBody[ManualDecisionIn],
         db_session: DbSession,
     ) -> ReviewOut:
+        """Approves a revision in manual review: it goes on sale."""
         return _decision_out(
             await flow.decide_manually(
                 db_session,
@@ -889,6 +946,7 @@ class ReviewQueueController(Controller):
         data: JSONBody[ManualDecisionIn],
         db_session: DbSession,
     ) -> ReviewOut:
+        """Rejects a revision in manual review with reason codes the supplier reads."""
         return _decision_out(
             await flow.decide_manually(
                 db_session,
@@ -962,6 +1020,7 @@ class RulesetController(Controller):
 
     @get("/", guards=[operators_and_regulators])
     async def list_rulesets(self, db_session: DbSession) -> list[RulesetOut]:
+        """Every ruleset version, the active one marked (a reference list, not paged)."""
         rows = (
             await db_session.scalars(select(StoredRuleset).order_by(StoredRuleset.created_at))
         ).all()
@@ -975,6 +1034,9 @@ class RulesetController(Controller):
     async def create(
         self, request: Request, data: JSONBody[RulesetIn], db_session: DbSession
     ) -> RulesetOut:
+        """Stores a new ruleset version (thresholds, term list, enabled rules); it is not active
+        until activated.
+        """
         r = await rulesets.create(
             db_session, current_principal(request), data.version, data.settings
         )
@@ -984,6 +1046,7 @@ class RulesetController(Controller):
     async def activate(
         self, request: Request, ruleset_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> RulesetOut:
+        """Makes a ruleset version the one new reviews use."""
         r = await rulesets.activate(db_session, current_principal(request), ruleset_id)
         return _ruleset_out(r)
 
@@ -994,6 +1057,9 @@ class RulesetController(Controller):
         summary="How decisions on live listings would change; changes nothing",
     )
     async def dry_run(self, ruleset_id: FromPath[uuid.UUID], db_session: DbSession) -> DryRunOut:
+        """Runs a ruleset on the live listings and reports how decisions would change; changes
+        nothing.
+        """
         result = await rulesets.dry_run(db_session, ruleset_id)
         return DryRunOut(
             listings=result.listings,

@@ -6,11 +6,13 @@ import asyncio
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 
 
 @get("/health", tags=["health"], summary="Liveness: the process answers", sync_to_thread=False)
 def health() -> dict[str, str]:
+    """Answers 200 while the process runs; checks nothing else. For a liveness probe."""
     return {"status": "ok"}
 
 
@@ -24,6 +26,9 @@ async def _check(coro: Any) -> str:
 
 @get("/ready", tags=["health"], summary="Readiness: PostgreSQL and Redis reachable")
 async def ready(request: Request) -> Response[dict[str, Any]]:
+    """Checks that PostgreSQL and Redis answer: 200 with each one's state, or 503 when either does
+    not. For a readiness probe.
+    """
     state = request.app.state
 
     async def database() -> None:
@@ -34,3 +39,9 @@ async def ready(request: Request) -> Response[dict[str, Any]]:
     ok = postgres == "ok" and redis == "ok"
     body = {"status": "ready" if ok else "not_ready", "postgres": postgres, "redis": redis}
     return Response(body, status_code=200 if ok else 503)
+
+
+class MetricsController(PrometheusController):
+    """Prometheus metrics at ``/metrics``: for the scraper, not part of the client API."""
+
+    include_in_schema = False

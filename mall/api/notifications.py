@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, signed_in
 from mall.notifications import service
 from mall.notifications.models import Notification
@@ -50,17 +51,29 @@ class NotificationController(Controller):
 
     @get("/", summary="Your notifications, newest first")
     async def list_notifications(
-        self, request: Request, db_session: DbSession, unread_only: FromQuery[bool] = False
-    ) -> list[NotificationOut]:
+        self,
+        request: Request,
+        db_session: DbSession,
+        pagination: Paging,
+        unread_only: FromQuery[bool] = False,
+    ) -> Page[NotificationOut]:
+        """Notices to the user and to their organisation, newest first, paged; `unread_only` keeps
+        the unread ones.
+        """
         rows = await service.list_for(
-            db_session, current_principal(request), unread_only=unread_only
+            db_session,
+            current_principal(request),
+            unread_only=unread_only,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [_out(n) for n in rows]
+        return pagination.page_of([_out(n) for n in rows])
 
     @post("/{notification_id:uuid}/read", status_code=200, summary="Mark a notification read")
     async def mark_read(
         self, request: Request, notification_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> NotificationOut:
+        """Marks one of the caller's notifications read and answers it."""
         return _out(
             await service.mark_read(db_session, current_principal(request), notification_id)
         )

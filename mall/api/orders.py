@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from mall.api.deps import DbSession
-from mall.api.params import parse_datetime
+from mall.api.params import Page, Paging, parse_datetime
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.calendar.service import load_calendar
@@ -325,6 +325,9 @@ class OrderController(Controller):
             str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ],
     ) -> Response[OrderOut]:
+        """Places an order with one supplier; stock is reserved. The `Idempotency-Key` header is
+        required: a replay answers the same order.
+        """
         placed = await service.place(
             db_session,
             await load_calendar(db_session),
@@ -351,32 +354,37 @@ class OrderController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: Annotated[str | None, QueryParameter(enum=list(ORDER_STATUSES))] = None,
         from_: Annotated[
             str | None, QueryParameter(name="from", description="placed at or after, ISO 8601")
         ] = None,
         to: Annotated[str | None, QueryParameter(description="placed before, ISO 8601")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[OrderSummaryOut]:
+    ) -> Page[OrderSummaryOut]:
+        """Orders the caller may see, newest first, paged; filter by status and by when they were
+        placed.
+        """
         rows = await service.list_visible(
             db_session,
             current_principal(request),
             status=status,
             placed_from=parse_datetime(from_, "from"),
             placed_to=parse_datetime(to, "to"),
-            limit=limit,
-            offset=offset,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            OrderSummaryOut(**{f: getattr(o, f) for f in OrderSummaryOut.__struct_fields__})
-            for o in rows
-        ]
+        return pagination.page_of(
+            [
+                OrderSummaryOut(**{f: getattr(o, f) for f in OrderSummaryOut.__struct_fields__})
+                for o in rows
+            ]
+        )
 
     @get("/{order_id:uuid}", guards=[_everyone], summary="An order with its timeline and clocks")
     async def get_order(
         self, request: Request, order_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> OrderOut:
+        """An order with its lines, timeline, documents and deadlines."""
         order = await service.get_visible(db_session, current_principal(request), order_id)
         return await _order_out(db_session, request, order, detail=True)
 
@@ -394,6 +402,9 @@ class OrderController(Controller):
         db_session: DbSession,
         data: JSONBody[TransitionIn | None] = None,
     ) -> OrderOut:
+        """Moves the order on by one step; who may take each step, and in which state, is fixed by
+        the contract's lifecycle. Each step may start or stop a working-day clock.
+        """
         given = data or TransitionIn()
         order = await service.transition(
             db_session,
@@ -418,6 +429,9 @@ class OrderController(Controller):
         data: JSONBody[ChangeRequestIn],
         db_session: DbSession,
     ) -> ChangeRequestCreated:
+        """The purchasing unit asks for a return or a termination with a reason; an operator
+        verifies it within 1 working day.
+        """
         item, clock = await change_requests.submit(
             db_session,
             await load_calendar(db_session),
@@ -448,6 +462,7 @@ class OrderController(Controller):
     async def list_changes(
         self, request: Request, order_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> list[ChangeRequestOut]:
+        """The order's return and termination requests (bounded by the order, not paged)."""
         items = await change_requests.list_for_order(
             db_session, current_principal(request), order_id
         )
@@ -461,6 +476,7 @@ class OrderController(Controller):
         request_id: FromPath[uuid.UUID],
         db_session: DbSession,
     ) -> ChangeRequestOut:
+        """One return or termination request with its thread and clock."""
         item = await change_requests.get_for_party(
             db_session, current_principal(request), order_id, request_id
         )
@@ -480,6 +496,7 @@ class OrderController(Controller):
         data: JSONBody[CommentIn],
         db_session: DbSession,
     ) -> ChangeRequestOut:
+        """The supplier's view, or the unit's addition, on an open return or termination request."""
         item = await change_requests.comment(
             db_session, current_principal(request), order_id, request_id, data.text
         )
@@ -499,6 +516,7 @@ class OrderController(Controller):
         data: JSONBody[CommentIn],
         db_session: DbSession,
     ) -> ChangeRequestOut:
+        """The unit answers an operator's request for information; the clock runs again."""
         item = await change_requests.respond(
             db_session,
             await load_calendar(db_session),
@@ -520,22 +538,25 @@ class OperatorChangeRequestController(Controller):
     async def queue(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: Annotated[str | None, QueryParameter(enum=list(CHANGE_STATUSES))] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ChangeRequestOut]:
-        rows = await change_requests.queue(db_session, status, limit)
-        return [_change_out(item, clock) for item, clock in rows]
+    ) -> Page[ChangeRequestOut]:
+        """Return and termination requests to verify, soonest due first, paged."""
+        rows = await change_requests.queue(db_session, status, pagination.limit, pagination.offset)
+        return pagination.page_of([_change_out(item, clock) for item, clock in rows])
 
     @get("/{request_id:uuid}", guards=[operators_and_regulators])
     async def get_one(
         self, request_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ChangeRequestOut:
+        """One return or termination request, for operators and regulators."""
         return await _with_clock(db_session, await change_requests.get_any(db_session, request_id))
 
     @post("/{request_id:uuid}/approve", guards=[requires(OrgKind.OPERATOR)], status_code=200)
     async def approve(
         self, request: Request, request_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ChangeRequestOut:
+        """Approves a return or termination; the order changes accordingly."""
         item = await change_requests.approve(db_session, current_principal(request), request_id)
         return await _with_clock(db_session, item)
 
@@ -547,6 +568,7 @@ class OperatorChangeRequestController(Controller):
         data: JSONBody[RejectIn],
         db_session: DbSession,
     ) -> ChangeRequestOut:
+        """Rejects a return or termination with a reason."""
         item = await change_requests.reject(
             db_session, current_principal(request), request_id, data.reason
         )
@@ -560,6 +582,7 @@ class OperatorChangeRequestController(Controller):
         data: JSONBody[RequestInfoIn],
         db_session: DbSession,
     ) -> ChangeRequestOut:
+        """Asks the purchasing unit for more information; the clock pauses until they answer."""
         item = await change_requests.request_info(
             db_session, current_principal(request), request_id, data.message
         )
@@ -578,6 +601,9 @@ class OrderStatsController(Controller):
         from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
         to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
     ) -> OrderStatsOut:
+        """Orders and amounts by status and category, change requests, and the share of deadlines
+        kept, for orders placed in [from, to).
+        """
         stats = await order_stats(
             db_session,
             await load_calendar(db_session),

@@ -1,9 +1,17 @@
-"""Parsing query values whose names are not Python names (``from``, ``to``),
-so that errors name the field the caller sent."""
+"""Query parameters shared by many routes: values whose names are not Python
+names (``from``, ``to``), parsed so that errors name the field the caller sent,
+and the one way every list is paged (``page``, ``page_size`` → ``Page``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeAlias, TypeVar
+
+import msgspec
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from mall.errors import InvalidError
 
@@ -33,3 +41,64 @@ def parse_datetime(value: str | None, field: str) -> dt.datetime | None:
     except ValueError:
         raise _invalid(field, "an ISO 8601 date-time with offset", value) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------- pages
+
+T = TypeVar("T")
+
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """One page of a list: its items, where it is, and the next page's number (null on the last)."""
+
+    items: list[T]
+    page: int
+    page_size: int
+    next_page: int | None
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """The page a caller asked for. Services are asked for one row more than a page,
+    so the answer knows whether a next page exists without counting the whole list."""
+
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size + 1
+
+    def page_of(self, rows: Sequence[T]) -> Page[T]:
+        """The page made of ``rows``, fetched with ``limit`` and ``offset``."""
+        return Page(
+            items=list(rows[: self.page_size]),
+            page=self.page,
+            page_size=self.page_size,
+            next_page=self.page + 1 if len(rows) > self.page_size else None,
+        )
+
+
+def pagination(
+    page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1 for the first page")] = 1,
+    page_size: Annotated[
+        int,
+        QueryParameter(
+            ge=1, le=MAX_PAGE_SIZE, description=f"items per page, default {DEFAULT_PAGE_SIZE}"
+        ),
+    ] = DEFAULT_PAGE_SIZE,
+) -> Pagination:
+    """The ``pagination`` dependency every list handler takes: ``page`` and ``page_size``."""
+    return Pagination(page=page, page_size=page_size)
+
+
+# A list handler declares ``pagination: Paging``; the app provides it.
+Paging: TypeAlias = NamedDependency[Pagination]

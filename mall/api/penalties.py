@@ -129,12 +129,16 @@ class PenaltyController(Controller):
 
     @get("/catalogue", guards=[signed_in], summary="Dishonest behaviours and their sanctions")
     async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:
+        """The dishonest behaviours and the sanctions each carries (a reference list, not paged)."""
         return [kind_out(k) for k in await service.catalogue(db_session)]
 
     @post("/", guards=[requires(OrgKind.OPERATOR)], summary="Apply and publish a penalty")
     async def apply(
         self, request: Request, data: JSONBody[PenaltyIn], db_session: DbSession
     ) -> PenaltyOut:
+        """Applies a penalty from the catalogue to a supplier and publishes it; the credit score
+        follows.
+        """
         penalty = await service.apply(
             db_session,
             audit.Actor.of(current_principal(request)),
@@ -149,6 +153,7 @@ class PenaltyController(Controller):
     async def get_penalty(
         self, request: Request, penalty_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PenaltyOut:
+        """One penalty, to the supplier it concerns and to operators and regulators."""
         penalty = await service.get(db_session, penalty_id)
         principal = current_principal(request)
         if principal.org_kind is OrgKind.SUPPLIER and penalty.supplier_id != principal.org_id:
@@ -170,6 +175,7 @@ class PenaltyController(Controller):
         data: JSONBody[RevokeIn],
         db_session: DbSession,
     ) -> PenaltyOut:
+        """Revokes a penalty with a reason; its suspension or ban ends."""
         penalty = await service.revoke(
             db_session, audit.Actor.of(current_principal(request)), penalty_id, data.reason
         )
@@ -186,10 +192,12 @@ class CreditScoreController(Controller):
         summary="Your credit score and every penalty behind it",
     )
     async def own(self, request: Request, db_session: DbSession) -> CreditOut:
+        """The supplier's own credit score and every penalty behind it."""
         return await credit_of(db_session, current_principal(request).org_id)
 
     @get("/suppliers/{supplier_id:uuid}", guards=[operators_and_regulators])
     async def of_supplier(
         self, supplier_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> CreditOut:
+        """A supplier's credit score and the penalties behind it."""
         return await credit_of(db_session, supplier_id)

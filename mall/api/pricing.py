@@ -23,6 +23,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
@@ -223,6 +224,7 @@ class PricingController(Controller):
     async def import_observations(
         self, request: Request, db_session: DbSession
     ) -> Response[ImportOut]:
+        """Imports market observations as JSON, JSON lines or CSV; large files run as a job."""
         result = await imports.receive(
             db_session,
             request.app.state.settings,
@@ -251,6 +253,7 @@ class PricingController(Controller):
         summary="Scan every live listing (a job)",
     )
     async def request_scan(self, request: Request, db_session: DbSession) -> ScanOut:
+        """Queues a scan of every live listing against its baseline, as a job."""
         return _scan_out(
             await monitor.request_scan(
                 db_session, "manual", audit.Actor.of(current_principal(request))
@@ -259,6 +262,7 @@ class PricingController(Controller):
 
     @get("/scans/{scan_id:uuid}", guards=[operators_and_regulators])
     async def get_scan(self, scan_id: FromPath[uuid.UUID], db_session: DbSession) -> ScanOut:
+        """A price scan's progress and counts."""
         return _scan_out(await monitor.get_scan(db_session, scan_id))
 
     @get(
@@ -270,26 +274,34 @@ class PricingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[Literal["open", "resolved", "delisted"] | None] = None,
-    ) -> list[ViolationOut]:
-        rows = await monitor.violations(db_session, current_principal(request), status)
-        return [
-            ViolationOut(
-                id=v.id,
-                listing_id=v.listing_id,
-                supplier_id=v.supplier_id,
-                status=v.status,
-                listing_price=v.listing_price,
-                baseline_price=v.baseline_price,
-                deviation_pct=v.deviation_pct,
-                tolerance_pct=v.tolerance_pct,
-                opened_at=v.opened_at,
-                due_at=due,
-                resolved_at=v.resolved_at,
-                resolution=v.resolution,
-            )
-            for v, due in rows
-        ]
+    ) -> Page[ViolationOut]:
+        """Price violations, newest first, paged; suppliers see their own. `status` keeps one
+        status.
+        """
+        rows = await monitor.violations(
+            db_session, current_principal(request), status, pagination.limit, pagination.offset
+        )
+        return pagination.page_of(
+            [
+                ViolationOut(
+                    id=v.id,
+                    listing_id=v.listing_id,
+                    supplier_id=v.supplier_id,
+                    status=v.status,
+                    listing_price=v.listing_price,
+                    baseline_price=v.baseline_price,
+                    deviation_pct=v.deviation_pct,
+                    tolerance_pct=v.tolerance_pct,
+                    opened_at=v.opened_at,
+                    due_at=due,
+                    resolved_at=v.resolved_at,
+                    resolution=v.resolution,
+                )
+                for v, due in rows
+            ]
+        )
 
     @post(
         "/violations/{violation_id:uuid}/objection",
@@ -304,6 +316,9 @@ class PricingController(Controller):
         data: JSONBody[ObjectionIn],
         db_session: DbSession,
     ) -> dict[str, Any]:
+        """The supplier objects to a violation with its reasons; the fix deadline stops while
+        operators decide.
+        """
         case = await monitor.object_to(
             db_session, current_principal(request), violation_id, data.reason
         )
@@ -323,6 +338,9 @@ class PricingController(Controller):
         data: JSONBody[DecisionIn],
         db_session: DbSession,
     ) -> dict[str, Any]:
+        """An operator upholds (the violation is resolved) or dismisses (its deadline runs again) a
+        supplier's objection.
+        """
         if decision not in ("uphold", "dismiss"):
             raise InvalidError(
                 "Decide uphold or dismiss.",
@@ -349,6 +367,9 @@ class PricingController(Controller):
         summary="Per category: matched share, violations, deviation",
     )
     async def stats(self, db_session: DbSession) -> list[CategoryPriceStatsOut]:
+        """Per category: live listings, the share matched to a market product, open violations,
+        median deviation and the share above market (a reference list, not paged).
+        """
         return [
             CategoryPriceStatsOut(
                 **{f: getattr(s, f) for f in CategoryPriceStatsOut.__struct_fields__}
@@ -365,15 +386,24 @@ class PricingController(Controller):
         self,
         request: Request,
         db_session: DbSession,
+        pagination: Paging,
         category: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[UnmatchedOut]:
+    ) -> Page[UnmatchedOut]:
+        """Live listings the monitor cannot compare, with the reason, paged; suppliers see their
+        own.
+        """
         principal = current_principal(request)
         supplier = str(principal.org_id) if principal.is_kind(OrgKind.SUPPLIER) else None
         rows = await history.unmatched(
-            db_session, category=category, supplier_id=supplier, limit=limit, offset=offset
+            db_session,
+            category=category,
+            supplier_id=supplier,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            UnmatchedOut(**{f: getattr(r, f) for f in UnmatchedOut.__struct_fields__}) for r in rows
-        ]
+        return pagination.page_of(
+            [
+                UnmatchedOut(**{f: getattr(r, f) for f in UnmatchedOut.__struct_fields__})
+                for r in rows
+            ]
+        )

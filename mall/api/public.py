@@ -29,7 +29,7 @@ from mall.api.cases import (
     read_attachment,
 )
 from mall.api.deps import DbSession
-from mall.api.params import parse_datetime
+from mall.api.params import Page, Paging, parse_datetime
 from mall.api.penalties import FORMULA, PenaltyKindOut, kind_out
 from mall.api.spotchecks import SpotCheckOut, spot_check_out
 from mall.api.stats import SlaKindStatsOut
@@ -45,8 +45,6 @@ from mall.sla.stats import sla_stats
 from mall.spotchecks import service as spotchecks
 from mall.storage import FileStore
 
-Page = Annotated[int, QueryParameter(ge=1, le=200)]
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="1 for the first page")]
 WindowStart = Annotated[
     str | None,
@@ -55,7 +53,6 @@ WindowStart = Annotated[
 WindowEnd = Annotated[
     str | None, QueryParameter(description="last completion day, included; at most 366 days")
 ]
-ORDERS_PAGE_SIZE = 50
 RELEASES_PAGE_SIZE = 100
 # OCDS amounts are JSON numbers; Decimal keeps them exact on the way.
 _OCDS_JSON = msgspec.json.Encoder(decimal_format="number")
@@ -143,14 +140,14 @@ class PublicOrderOut(msgspec.Struct):
 
 
 class PublicOrdersPage(msgspec.Struct):
-    """Orders completed from ``from`` to ``to`` (Beijing time, both included)."""
+    """A page of the orders completed from ``from`` to ``to`` (Beijing time, both included)."""
 
-    from_: dt.date = msgspec.field(name="from")
-    to: dt.date
+    items: list[PublicOrderOut]
     page: int
     page_size: int
     next_page: int | None
-    orders: list[PublicOrderOut]
+    from_: dt.date = msgspec.field(name="from")
+    to: dt.date
 
 
 def _public_order(done: public_orders.CompletedOrder) -> PublicOrderOut:
@@ -230,6 +227,7 @@ class PublicController(Controller):
 
     @get("/cases/{tracking_code:str}", summary="Follow an anonymous report by its tracking code")
     async def case(self, tracking_code: FromPath[str], db_session: DbSession) -> CaseOut:
+        """An anonymous report as its filer sees it, found by its tracking code."""
         case = await cases.by_tracking_code(db_session, tracking_code)
         return case_out(await cases.view_for(db_session, case, "filer"))
 
@@ -237,6 +235,7 @@ class PublicController(Controller):
     async def message(
         self, tracking_code: FromPath[str], data: JSONBody[MessageIn], db_session: DbSession
     ) -> CaseOut:
+        """The anonymous filer writes to the operator."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         await cases.post_message(db_session, None, case, "filer", data.body)
         return case_out(await cases.view_for(db_session, case, "filer"))
@@ -253,6 +252,7 @@ class PublicController(Controller):
         data: MultipartBody[AttachmentUpload],
         db_session: DbSession,
     ) -> AttachmentOut:
+        """Adds evidence to an anonymous report (PDF, JPEG or PNG)."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         settings = request.app.state.settings
         attachment = await cases.add_attachment(
@@ -279,6 +279,7 @@ class PublicController(Controller):
     async def withdraw(
         self, tracking_code: FromPath[str], data: JSONBody[NoteIn], db_session: DbSession
     ) -> CaseOut:
+        """The anonymous filer withdraws their report before it is decided."""
         case = await cases.by_tracking_code(db_session, tracking_code, lock=True)
         await cases.withdraw(db_session, None, case, "filer", data.note)
         return case_out(await cases.view_for(db_session, case, "filer"))
@@ -289,59 +290,65 @@ class PublicController(Controller):
     async def listings(
         self,
         db_session: DbSession,
+        pagination: Paging,
         category: FromQuery[str | None] = None,
         supplier_id: FromQuery[uuid.UUID | None] = None,
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicListingOut]:
+    ) -> Page[PublicListingOut]:
+        """Listings on sale with their supplier's credit score, paged; filter by category prefix or
+        supplier.
+        """
         rows = await disclosure.published_listings(
             db_session,
             category_prefix=category,
             supplier_id=supplier_id,
-            limit=limit,
-            offset=offset,
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [
-            PublicListingOut(
-                id=r.listing.id,
-                category_code=r.listing.category_code,
-                title=r.revision.title,
-                brand=r.revision.brand,
-                model=r.revision.model,
-                price=r.revision.price,
-                unit=r.revision.unit,
-                warranty_months=r.revision.warranty_months,
-                supplier=PublicSupplierRef(
-                    id=r.supplier.id,
-                    name=r.supplier.name,
-                    credit_score=r.score,
-                    credit_grade=r.grade,
-                ),
-            )
-            for r in rows
-        ]
+        return pagination.page_of(
+            [
+                PublicListingOut(
+                    id=r.listing.id,
+                    category_code=r.listing.category_code,
+                    title=r.revision.title,
+                    brand=r.revision.brand,
+                    model=r.revision.model,
+                    price=r.revision.price,
+                    unit=r.revision.unit,
+                    warranty_months=r.revision.warranty_months,
+                    supplier=PublicSupplierRef(
+                        id=r.supplier.id,
+                        name=r.supplier.name,
+                        credit_score=r.score,
+                        credit_grade=r.grade,
+                    ),
+                )
+                for r in rows
+            ]
+        )
 
     @get("/suppliers", summary="Suppliers: name, region, standing, credit score")
     async def suppliers(
         self,
         db_session: DbSession,
+        pagination: Paging,
         region: FromQuery[str | None] = None,
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicSupplierOut]:
+    ) -> Page[PublicSupplierOut]:
+        """Suppliers with region, standing and credit score, paged; filter by region prefix."""
         profiles = await disclosure.supplier_profiles(
-            db_session, region_prefix=region, limit=limit, offset=offset
+            db_session, region_prefix=region, limit=pagination.limit, offset=pagination.offset
         )
-        return [_supplier(p, full=False) for p in profiles]
+        return pagination.page_of([_supplier(p, full=False) for p in profiles])
 
     @get("/suppliers/{supplier_id:uuid}", summary="A supplier's public profile and sanctions")
     async def supplier(
         self, supplier_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> PublicSupplierOut:
+        """A supplier's public profile: region, standing, credit score and sanctions."""
         return _supplier(await disclosure.supplier_profile(db_session, supplier_id), full=True)
 
     @get("/credit/formula", summary="How the credit score is computed")
     async def formula(self) -> dict[str, object]:
+        """How the credit score is computed from penalties."""
         return FORMULA
 
     # -------------------------------------------------- penalties
@@ -350,34 +357,40 @@ class PublicController(Controller):
     async def penalties(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[Literal["in_force", "all"]] = "in_force",
-        limit: Page = 50,
-        offset: Offset = 0,
-    ) -> list[PublicPenaltyOut]:
+    ) -> Page[PublicPenaltyOut]:
+        """Penalties in force, or the whole history with `status=all`, paged."""
         rows = await penalties.published(
-            db_session, in_force_only=status == "in_force", limit=limit, offset=offset
+            db_session,
+            in_force_only=status == "in_force",
+            limit=pagination.limit,
+            offset=pagination.offset,
         )
-        return [_penalty(p, k, org.name) for p, k, org in rows]
+        return pagination.page_of([_penalty(p, k, org.name) for p, k, org in rows])
 
     @get("/penalties/catalogue", summary="The catalogue of dishonest behaviours")
     async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:
+        """The catalogue of dishonest behaviours and sanctions (a reference list, not paged)."""
         return [kind_out(k) for k in await penalties.catalogue(db_session)]
 
     # -------------------------------------------------- spot checks
 
     @get("/spot-checks", summary="Spot checks and their results")
-    async def spot_checks(
-        self, db_session: DbSession, limit: Page = 20, offset: Offset = 0
-    ) -> list[SpotCheckOut]:
-        return [
-            spot_check_out(c, await spotchecks.items_of(db_session, c.id))
-            for c in await spotchecks.listing(db_session, limit, offset)
-        ]
+    async def spot_checks(self, db_session: DbSession, pagination: Paging) -> Page[SpotCheckOut]:
+        """Spot checks and their results, newest first, paged."""
+        checks = await spotchecks.listing(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of(
+            [spot_check_out(c, await spotchecks.items_of(db_session, c.id)) for c in checks]
+        )
 
     @get("/spot-checks/{check_id:uuid}", summary="Everything needed to recompute a draw")
     async def spot_check(
         self, check_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> SpotCheckOut:
+        """A spot check with its committed hash, revealed seed, population and draw: everything
+        needed to recompute it.
+        """
         check = await spotchecks.get(db_session, check_id)
         return spot_check_out(check, await spotchecks.items_of(db_session, check.id))
 
@@ -387,24 +400,25 @@ class PublicController(Controller):
     async def orders(
         self,
         db_session: DbSession,
+        pagination: Paging,
         from_: WindowStart = None,
         to: WindowEnd = None,
-        page: PageNumber = 1,
     ) -> PublicOrdersPage:
+        """Orders completed in a window of completion days (Beijing time, at most 366 days): units,
+        suppliers, items, amounts and dates, no personal data; paged.
+        """
         window = public_orders.completion_window(from_, to, today=public_orders.today_in_china())
         rows = await public_orders.completed_orders(
-            db_session,
-            window,
-            limit=ORDERS_PAGE_SIZE + 1,
-            offset=(page - 1) * ORDERS_PAGE_SIZE,
+            db_session, window, limit=pagination.limit, offset=pagination.offset
         )
+        page = pagination.page_of([_public_order(done) for done in rows])
         return PublicOrdersPage(
+            items=page.items,
+            page=page.page,
+            page_size=page.page_size,
+            next_page=page.next_page,
             from_=window.first,
             to=window.last,
-            page=page,
-            page_size=ORDERS_PAGE_SIZE,
-            next_page=page + 1 if len(rows) > ORDERS_PAGE_SIZE else None,
-            orders=[_public_order(done) for done in rows[:ORDERS_PAGE_SIZE]],
         )
 
     @get(
@@ -458,6 +472,9 @@ class PublicController(Controller):
         from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
         to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
     ) -> list[SlaKindStatsOut]:
+        """For each kind of deadline, the clocks started in [from, to): kept, late, open and
+        breached (a reference list, not paged).
+        """
         stats = await sla_stats(
             db_session,
             await load_calendar(db_session),

@@ -17,6 +17,7 @@ from catalog.search.models import SearchSynonym
 from catalog.search.text import MAX_QUERY_CHARS
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import file_answer
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError, NotFoundError
@@ -117,6 +118,9 @@ class SearchController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> SearchOut:
+        """Searches the listings on sale from suppliers in good standing, with facets, paged by
+        `page` and `page_size`; `relaxed` says when no listing matched every word.
+        """
         low, high = _money(price_min, "price_min"), _money(price_max, "price_max")
         if low is not None and high is not None and low > high:
             raise InvalidError(
@@ -180,6 +184,7 @@ class SynonymController(Controller):
 
     @get("/", guards=[operators_and_regulators], summary="Synonym groups used by search")
     async def list_synonyms(self, db_session: DbSession) -> list[SynonymOut]:
+        """The synonym groups search uses (a reference list, not paged)."""
         rows = (await db_session.scalars(select(SearchSynonym).order_by(SearchSynonym.id))).all()
         return [SynonymOut(id=r.id, words=list(r.words)) for r in rows]
 
@@ -191,6 +196,7 @@ class SynonymController(Controller):
     async def add_synonyms(
         self, request: Request, data: JSONBody[SynonymIn], db_session: DbSession
     ) -> SynonymOut:
+        """Adds a group of words search treats as one another."""
         words = list(dict.fromkeys(w.strip().lower() for w in data.words if w.strip()))
         if len(words) < 2:
             raise InvalidError(
@@ -217,6 +223,7 @@ class SynonymController(Controller):
     async def remove_synonyms(
         self, request: Request, group_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> None:
+        """Removes a synonym group."""
         row = await db_session.get(SearchSynonym, group_id)
         if row is None:
             raise NotFoundError("No such synonym group.", code="search.synonym_not_found")
@@ -239,6 +246,7 @@ class ThumbnailController(Controller):
     @get(
         "/{listing_id:uuid}/thumbnail",
         summary="The main image of a listing on sale, 160 px (public, like the listing)",
+        operation_class=file_answer("image/jpeg", description="The thumbnail, JPEG."),
     )
     async def thumbnail(
         self,
@@ -246,6 +254,9 @@ class ThumbnailController(Controller):
         db_session: DbSession,
         size: Annotated[Literal[160, 480, 800], QueryParameter()] = 160,
     ) -> Response[bytes]:
+        """The main image of a listing on sale as a JPEG thumbnail, public like the listing; 404
+        when the listing is not on sale.
+        """
         on_sale = await db_session.scalar(
             text(
                 "SELECT 1 FROM listing l JOIN organisation o ON o.id = l.supplier_id"

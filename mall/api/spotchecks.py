@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from mall.api.deps import DbSession
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires
 from mall.auth.models import OrgKind
 from mall.spotchecks import service
@@ -124,6 +125,9 @@ class SpotCheckController(Controller):
     async def define(
         self, request: Request, data: JSONBody[SpotCheckIn], db_session: DbSession
     ) -> SpotCheckOut:
+        """Defines a random spot check: commits to the SHA-256 of a seed not yet revealed and
+        snapshots the population.
+        """
         check = await service.define(
             db_session,
             current_principal(request),
@@ -142,13 +146,13 @@ class SpotCheckController(Controller):
     async def list_checks(
         self,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[SpotCheckOut]:
-        return [
-            spot_check_out(c, await service.items_of(db_session, c.id))
-            for c in await service.listing(db_session, limit, offset)
-        ]
+        pagination: Paging,
+    ) -> Page[SpotCheckOut]:
+        """Spot checks, newest first, paged."""
+        checks = await service.listing(db_session, pagination.limit, pagination.offset)
+        return pagination.page_of(
+            [spot_check_out(c, await service.items_of(db_session, c.id)) for c in checks]
+        )
 
     @post(
         "/{check_id:uuid}/reveal",
@@ -162,6 +166,7 @@ class SpotCheckController(Controller):
         data: JSONBody[RevealIn],
         db_session: DbSession,
     ) -> SpotCheckOut:
+        """Reveals the seed; the draw is computed from it and the snapshotted population."""
         check = await service.reveal(db_session, current_principal(request), check_id, data.seed)
         return spot_check_out(check, await service.items_of(db_session, check.id))
 
@@ -178,6 +183,7 @@ class SpotCheckController(Controller):
         data: JSONBody[FindingIn],
         db_session: DbSession,
     ) -> ItemOut:
+        """The drawn inspector records the finding on one drawn item."""
         item = await service.record_finding(
             db_session,
             current_principal(request),

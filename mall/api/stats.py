@@ -54,6 +54,9 @@ class StatsController(Controller):
         from_: Annotated[str | None, QueryParameter(name="from", description="ISO 8601")] = None,
         to: Annotated[str | None, QueryParameter(description="ISO 8601, excluded")] = None,
     ) -> list[SlaKindStatsOut]:
+        """For each kind of deadline, the clocks started in [from, to): kept, late, open, breached,
+        and the median and p90 working hours used.
+        """
         stats = await sla_stats(
             db_session,
             await load_calendar(db_session),
@@ -76,6 +79,9 @@ class StatsController(Controller):
         "included, and `registered_by_status` sums to it.",
     )
     async def suppliers(self, db_session: DbSession) -> SupplierStatsOut:
+        """Supplier counts by status, in and outside the region, individual businesses, and by
+        category.
+        """
         stats = await supplier_stats(db_session)
         return SupplierStatsOut(
             **{f: getattr(stats, f) for f in SupplierStatsOut.__struct_fields__}

@@ -13,16 +13,18 @@ from urllib.parse import quote
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import (
     FromPath,
     FromQuery,
     JSONBody,
     MultipartBody,
-    QueryParameter,
 )
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer, raw_body
+from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind, OrgStatus
 from mall.calendar.service import load_calendar
@@ -246,6 +248,7 @@ class SupplierController(Controller):
 
     @get("/commitment", summary="The current commitment letter (public)")
     async def get_commitment(self) -> CommitmentOut:
+        """The commitment letter an applicant accepts, with its version."""
         version = commitment.CURRENT_VERSION
         return CommitmentOut(
             version=version,
@@ -257,6 +260,9 @@ class SupplierController(Controller):
     async def apply(
         self, request: Request, data: JSONBody[ApplicationIn], db_session: DbSession
     ) -> ApplicationCreated:
+        """Applies to join the mall on credit + commitment: no fee, no account needed. Creates the
+        organisation and its first user, and starts the 2-working-day verification clock.
+        """
         state = request.app.state
         application, clock = await service.register(
             db_session,
@@ -282,6 +288,7 @@ class SupplierController(Controller):
         summary="Your organisation's application",
     )
     async def own(self, request: Request, db_session: DbSession) -> ApplicationOut:
+        """The caller's own application: its status, deadline and what operators asked for."""
         application = await service.own_application(db_session, current_principal(request))
         return await _with_clock(db_session, application)
 
@@ -294,6 +301,7 @@ class SupplierController(Controller):
     async def resubmit(
         self, request: Request, data: JSONBody[ResubmitIn], db_session: DbSession
     ) -> ApplicationOut:
+        """Answers an operator's request for information; the verification clock runs again."""
         application = await service.resubmit(
             db_session,
             await load_calendar(db_session),
@@ -306,6 +314,7 @@ class SupplierController(Controller):
 
     @get("/documents", guards=[requires(OrgKind.SUPPLIER)], summary="Your qualification documents")
     async def list_documents(self, request: Request, db_session: DbSession) -> DocumentsOut:
+        """The supplier's qualification documents with their kinds and validity."""
         return _documents_out(await documents.status(db_session, current_principal(request).org_id))
 
     @post(
@@ -317,6 +326,9 @@ class SupplierController(Controller):
     async def upload_document(
         self, request: Request, data: MultipartBody[DocumentUpload], db_session: DbSession
     ) -> DocumentOut:
+        """Uploads a qualification document (business licence, tax or social-security proof…) with
+        its validity dates; PDF, JPEG or PNG recognised by content.
+        """
         settings = request.app.state.settings
         content = await data.file.read(settings.mall.document_max_bytes + 1)
         document = await documents.upload(
@@ -336,10 +348,12 @@ class SupplierController(Controller):
         "/documents/{document_id:uuid}/content",
         guards=[requires(OrgKind.SUPPLIER)],
         summary="Download a document",
+        operation_class=file_answer(*DOCUMENT_MEDIA_TYPES, description="The document as uploaded."),
     )
     async def document_content(
         self, request: Request, document_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> Response[bytes]:
+        """The stored file of one of the supplier's own qualification documents."""
         document = await documents.get_own(db_session, current_principal(request), document_id)
         return _document_download(request, document)
 
@@ -349,6 +363,9 @@ class SupplierController(Controller):
     async def withdraw(
         self, request: Request, data: JSONBody[StandingIn], db_session: DbSession
     ) -> StandingOut:
+        """The supplier leaves the mall, with a reason; its open orders continue and its listings
+        leave search.
+        """
         org = await standing.withdraw(db_session, current_principal(request), data.reason)
         return StandingOut(
             org_id=org.id,
@@ -370,12 +387,14 @@ class OperatorSupplierController(Controller):
     async def queue(
         self,
         db_session: DbSession,
+        pagination: Paging,
         status: FromQuery[
             Literal["submitted", "info_requested", "approved", "rejected"] | None
         ] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[ApplicationOut]:
-        return [_application_out(a, c) for a, c in await service.queue(db_session, status, limit)]
+    ) -> Page[ApplicationOut]:
+        """The verification queue, soonest due first, paged; `status` keeps one status."""
+        rows = await service.queue(db_session, status, pagination.limit, pagination.offset)
+        return pagination.page_of([_application_out(a, c) for a, c in rows])
 
     @get(
         "/supplier-applications/{application_id:uuid}",
@@ -385,6 +404,7 @@ class OperatorSupplierController(Controller):
     async def get_application(
         self, application_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ApplicationDetailOut:
+        """One application with its checks, documents and verification clock."""
         application = await service.get_application(db_session, application_id)
         out = await _with_clock(db_session, application)
         found = await documents.status_of_supplier(db_session, application.org_id)
@@ -398,6 +418,7 @@ class OperatorSupplierController(Controller):
     async def supplier_documents(
         self, org_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> DocumentsOut:
+        """A supplier's current qualification documents and their validity, for verification."""
         return _documents_out(await documents.status_of_supplier(db_session, org_id))
 
     @get(
@@ -412,6 +433,7 @@ class OperatorSupplierController(Controller):
         document_id: FromPath[uuid.UUID],
         db_session: DbSession,
     ) -> Response[bytes]:
+        """The stored file of a supplier's document (current or superseded)."""
         document = await documents.get_of_supplier(db_session, org_id, document_id)
         return _document_download(request, document)
 
@@ -427,6 +449,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[ApproveIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Approves an application: the supplier becomes active in the granted categories."""
         application = await service.approve(
             db_session, current_principal(request), application_id, data.categories
         )
@@ -444,6 +467,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[RejectIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Rejects an application with a reason the applicant reads."""
         application = await service.reject(
             db_session, current_principal(request), application_id, data.reason_codes, data.reason
         )
@@ -461,6 +485,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[RequestInfoIn],
         db_session: DbSession,
     ) -> ApplicationOut:
+        """Asks the applicant for more information; the clock pauses until they answer."""
         application = await service.request_info(
             db_session, current_principal(request), application_id, data.message
         )
@@ -499,6 +524,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Suspends a supplier until a date, with a reason; its listings leave search at once."""
         return await self._standing(request, org_id, OrgStatus.SUSPENDED, data, db_session)
 
     @post(
@@ -511,6 +537,7 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Ends a suspension: the supplier is active again."""
         return await self._standing(request, org_id, OrgStatus.ACTIVE, data, db_session)
 
     @post("/suppliers/{org_id:uuid}/expel", guards=[requires(OrgKind.OPERATOR)], status_code=200)
@@ -521,7 +548,19 @@ class OperatorSupplierController(Controller):
         data: JSONBody[StandingIn],
         db_session: DbSession,
     ) -> StandingOut:
+        """Expels a supplier from the mall with a reason; its listings leave search at once."""
         return await self._standing(request, org_id, OrgStatus.EXPELLED, data, db_session)
+
+
+CREDIT_LIST_BODY = raw_body(
+    {
+        "text/csv": Schema(
+            type=OpenAPIType.STRING,
+            description="UTF-8 CSV with a header: uscc,name,list_type,source,listed_on,expires_on",
+        )
+    },
+    "A dishonesty list (失信名单) as CSV.",
+)
 
 
 class CreditListController(Controller):
@@ -533,9 +572,11 @@ class CreditListController(Controller):
         guards=[requires(OrgKind.OPERATOR)],
         status_code=200,
         request_max_body_size=20 * 1024 * 1024,
+        operation_class=CREDIT_LIST_BODY,
         summary="Import a dishonesty list (CSV: uscc,name,list_type,source,listed_on,expires_on)",
     )
     async def import_list(self, request: Request, db_session: DbSession) -> CreditImportOut:
+        """Loads a dishonesty list (失信名单) as CSV; applicants and suppliers are checked on it."""
         try:
             text = (await request.body()).decode("utf-8")
         except UnicodeDecodeError:

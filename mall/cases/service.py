@@ -376,12 +376,14 @@ async def listing(
     case_type: str | None,
     assigned_to_me: bool,
     limit: int,
+    offset: int = 0,
 ) -> Sequence[Case]:
     query = (
         select(Case)
         .where(_visible_to(principal))
         .order_by(Case.filed_at.desc(), Case.id)
         .limit(limit)
+        .offset(offset)
     )
     if status:
         query = query.where(Case.status == status)

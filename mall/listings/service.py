@@ -403,7 +403,9 @@ async def _notify_outcome(
     )
 
 
-async def queue(session: AsyncSession, limit: int = 100) -> list[tuple[ListingRevision, SlaClock]]:
+async def queue(
+    session: AsyncSession, limit: int = 100, offset: int = 0
+) -> list[tuple[ListingRevision, SlaClock]]:
     """Revisions waiting for an operator, soonest due first."""
     rows = await session.execute(
         select(ListingRevision, SlaClock)
@@ -416,6 +418,7 @@ async def queue(session: AsyncSession, limit: int = 100) -> list[tuple[ListingRe
         .where(ListingRevision.status == "manual_review")
         .order_by(SlaClock.due_at, ListingRevision.id)
         .limit(limit)
+        .offset(offset)
     )
     return [(row[0], row[1]) for row in rows]
 

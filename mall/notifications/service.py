@@ -86,12 +86,18 @@ def _visible_to(principal: Principal):  # type: ignore[no-untyped-def]
 
 
 async def list_for(
-    session: AsyncSession, principal: Principal, *, unread_only: bool = False, limit: int = 50
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
 ) -> Sequence[Notification]:
     query = select(Notification).where(_visible_to(principal))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    query = query.order_by(Notification.created_at.desc()).limit(limit)
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    query = query.limit(limit).offset(offset)
     return (await session.execute(query)).scalars().all()
 
 

@@ -406,7 +406,7 @@ async def respond(
 
 
 async def queue(
-    session: AsyncSession, status: str | None, limit: int = 100
+    session: AsyncSession, status: str | None, limit: int = 100, offset: int = 0
 ) -> Sequence[tuple[OrderChangeRequest, SlaClock]]:
     """Change requests for operators, the soonest due first."""
     if status and status not in CHANGE_STATUSES:
@@ -417,7 +417,13 @@ async def queue(
             errors=[{"field": "status", "source": "query", "message": "not a request status"}],
         )
     return await sla.due_first(
-        session, OrderChangeRequest, subject_type=SUBJECT, kind=CLOCK, status=status, limit=limit
+        session,
+        OrderChangeRequest,
+        subject_type=SUBJECT,
+        kind=CLOCK,
+        status=status,
+        limit=limit,
+        offset=offset,
     )
 
 

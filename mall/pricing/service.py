@@ -218,7 +218,11 @@ async def get_scan(session: AsyncSession, scan_id: uuid.UUID) -> PriceScan:
 
 
 async def violations(
-    session: AsyncSession, principal: Principal, status: str | None, limit: int = 200
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> Sequence[tuple[PriceViolation, dt.datetime | None]]:
     """Operators and regulators see all; a supplier sees its own."""
     query = (
@@ -229,8 +233,9 @@ async def violations(
             & (SlaClock.subject_id == func.cast(PriceViolation.id, SlaClock.subject_id.type))
             & (SlaClock.kind == CLOCK),
         )
-        .order_by(PriceViolation.opened_at.desc())
+        .order_by(PriceViolation.opened_at.desc(), PriceViolation.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     if principal.org_kind.value == "supplier":
         query = query.where(PriceViolation.supplier_id == principal.org_id)

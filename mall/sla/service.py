@@ -455,6 +455,7 @@ async def due_first(
     kind: str,
     status: str | None,
     limit: int,
+    offset: int = 0,
 ) -> Sequence[tuple[Any, SlaClock]]:
     """Rows of ``model`` (filtered by ``status``) with their clock of ``kind``,
     the soonest due first: an operator's work queue."""
@@ -468,5 +469,7 @@ async def due_first(
     )
     if status:
         query = query.where(model.status == status)
-    rows = (await session.execute(query.order_by(SlaClock.due_at, model.id).limit(limit))).all()
+    rows = (
+        await session.execute(query.order_by(SlaClock.due_at, model.id).limit(limit).offset(offset))
+    ).all()
     return [(row[0], row[1]) for row in rows]

@@ -415,11 +415,17 @@ async def clock_of(session: AsyncSession, application_id: uuid.UUID) -> SlaClock
 
 
 async def queue(
-    session: AsyncSession, status: str | None, limit: int = 100
+    session: AsyncSession, status: str | None, limit: int = 100, offset: int = 0
 ) -> Sequence[tuple[SupplierApplication, SlaClock]]:
     """Applications for operators, the soonest due first."""
     return await sla.due_first(
-        session, SupplierApplication, subject_type=SUBJECT, kind=CLOCK, status=status, limit=limit
+        session,
+        SupplierApplication,
+        subject_type=SUBJECT,
+        kind=CLOCK,
+        status=status,
+        limit=limit,
+        offset=offset,
     )
 
 

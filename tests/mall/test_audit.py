@@ -154,12 +154,12 @@ async def test_events_for_one_subject(client, signed_in, make_account) -> None:
         headers=signed_in[OrgKind.OPERATOR],
     )
     assert response.status_code == 200
-    events = response.json()
+    events = response.json()["items"]
     assert [e["action"] for e in events] == ["user.created"]
     assert events[0]["summary"]["after"]["email"] == account.email
     assert len(events[0]["hash"]) == 64
 
     bad = await client.get(
-        "/api/v1/audit/events", params={"limit": 0}, headers=signed_in[OrgKind.OPERATOR]
+        "/api/v1/audit/events", params={"page_size": 0}, headers=signed_in[OrgKind.OPERATOR]
     )
     assert bad.status_code in (400, 422)

@@ -523,7 +523,7 @@ async def test_upheld_objection_sends_a_rejected_listing_back_to_review(
     assert upheld["outcome"]["reversal"]["re_review"] is True
     shown = (await client.get(f"/api/v1/listings/{listing['id']}", headers=supplier_headers)).json()
     assert shown["status"] == "manual_review"
-    queue = (await client.get("/api/v1/operator/review-queue/", headers=operator)).json()
+    queue = (await client.get("/api/v1/operator/review-queue/", headers=operator)).json()["items"]
     assert str(decision.revision_id) in str(queue)
 
 
@@ -561,7 +561,7 @@ async def test_objection_to_a_price_violation_stops_its_clock_and_upheld_withdra
             await client.get(
                 "/api/v1/pricing/violations", params={"status": "open"}, headers=supplier_headers
             )
-        ).json()
+        ).json()["items"]
         if v["listing_id"] == listing["id"]
     ]
     filed = await client.post(
@@ -597,7 +597,7 @@ async def test_objection_to_a_price_violation_stops_its_clock_and_upheld_withdra
         await client.get(
             "/api/v1/pricing/violations", params={"status": "resolved"}, headers=supplier_headers
         )
-    ).json()
+    ).json()["items"]
     assert [v["resolution"] for v in resolved if v["id"] == violation["id"]] == ["objection_upheld"]
 
 

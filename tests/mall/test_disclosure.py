@@ -21,7 +21,9 @@ async def test_public_endpoints_need_no_login(
     org_id = str(supplier.user.org_id)
     purchaser = await make_account(OrgKind.PURCHASER)
 
-    shown = (await client.get("/api/v1/public/listings", params={"supplier_id": org_id})).json()
+    shown = (await client.get("/api/v1/public/listings", params={"supplier_id": org_id})).json()[
+        "items"
+    ]
     assert [row["id"] for row in shown] == [listing["id"]]
     assert shown[0]["supplier"] == {
         "id": org_id,
@@ -36,16 +38,20 @@ async def test_public_endpoints_need_no_login(
     ).json()
     assert page["supplier"]["credit_score"] == "100.0" and page["supplier"]["credit_grade"] == "A"
     by_category = (
-        await client.get("/api/v1/public/listings", params={"category": "A09", "limit": 200})
-    ).json()
+        await client.get("/api/v1/public/listings", params={"category": "A09", "page_size": 200})
+    ).json()["items"]
     assert listing["id"] in [row["id"] for row in by_category]
-    assert (await client.get("/api/v1/public/listings", params={"category": "B99"})).json() == []
+    assert (await client.get("/api/v1/public/listings", params={"category": "B99"})).json()[
+        "items"
+    ] == []
 
     profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
     assert profile["name"] == supplier.org_name and profile["standing"] == "active"
     assert profile["credit_grade"] == "A" and profile["sanctions"] == []
     assert (await client.get(f"/api/v1/public/suppliers/{uuid.uuid4()}")).status_code == 404
-    suppliers = (await client.get("/api/v1/public/suppliers", params={"limit": 200})).json()
+    suppliers = (await client.get("/api/v1/public/suppliers", params={"page_size": 200})).json()[
+        "items"
+    ]
     assert all("sanctions" not in s or s["sanctions"] is None for s in suppliers)
 
     formula = (await client.get("/api/v1/public/credit/formula")).json()

@@ -106,7 +106,7 @@ async def test_csv_import_with_bad_rows_and_no_duplicates(
             .where(Listing.supplier_id == supplier.user.org_id)
         )
     assert count == 5
-    listed = (await client.get("/api/v1/listings/", headers=headers)).json()
+    listed = (await client.get("/api/v1/listings/", headers=headers)).json()["items"]
     assert {item["status"] for item in listed} == {
         "rejected"
     }  # imported without images: IMAGE.NONE
@@ -141,7 +141,7 @@ async def test_xlsx_import_and_duplicates_within_the_file(
     assert started.status_code == 202, started.text
     job = await _run(session_maker, settings, started.json()["id"])
     assert job.accepted == 2 and job.failed == 0
-    listed = (await client.get("/api/v1/listings/", headers=headers)).json()
+    listed = (await client.get("/api/v1/listings/", headers=headers)).json()["items"]
     findings = [
         (await client.get(f"/api/v1/listings/{item['id']}/review", headers=headers)).json()[
             "findings"

@@ -164,7 +164,7 @@ async def test_rejected_with_reasons(
         "POLICY.ENERGY_CERT_MISSING",
     } <= rules
     assert all(f["message_zh"] and f["message_en"] for f in findings)
-    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     assert "listing.rejected" in [n["kind"] for n in notes]
 
 
@@ -191,7 +191,7 @@ async def test_price_against_market_and_manual_queue(
     ]["id"]
     assert await _review(session_maker, settings, revision_id) == "manual_review"
     operator = signed_in[OrgKind.OPERATOR]
-    queue = (await client.get("/api/v1/operator/review-queue/", headers=operator)).json()
+    queue = (await client.get("/api/v1/operator/review-queue/", headers=operator)).json()["items"]
     assert revision_id in [item["revision_id"] for item in queue]
     assert (await client.get("/api/v1/operator/review-queue/", headers=headers)).status_code == 403
     claimed = await client.post(
@@ -373,7 +373,7 @@ async def test_bad_listings_are_refused(
     response = await client.post(LISTINGS, json=desktop(**overrides), headers=headers)
     assert 400 <= response.status_code < 500, response.text
     assert field in [e["field"] for e in response.json()["errors"]], response.json()
-    assert (await client.get(LISTINGS, headers=headers)).json() == []
+    assert (await client.get(LISTINGS, headers=headers)).json()["items"] == []
 
 
 async def test_suppliers_cannot_touch_each_others_listings(
@@ -392,7 +392,7 @@ async def test_suppliers_cannot_touch_each_others_listings(
     ]:
         response = await client.request(method, path, json=body, headers=other)
         assert response.status_code == 404, (method, path, response.text)
-    assert (await client.get(LISTINGS, headers=other)).json() == []
+    assert (await client.get(LISTINGS, headers=other)).json()["items"] == []
     # A purchasing unit sees only what is on sale; the draft is not.
     assert (
         await client.get(f"{LISTINGS}{lid}", headers=signed_in[OrgKind.PURCHASER])

@@ -20,10 +20,12 @@ async def test_visibility_and_read(client, make_account, login, session_maker) -
     del colleague_org
     owner_headers, stranger_headers = await login(owner), await login(stranger)
 
-    mine = (await client.get("/api/v1/notifications/", headers=owner_headers)).json()
+    mine = (await client.get("/api/v1/notifications/", headers=owner_headers)).json()["items"]
     assert [n["id"] for n in mine] == [str(note.id)]
     assert mine[0]["title_zh"] == "资质文件即将到期" and mine[0]["read_at"] is None
-    assert (await client.get("/api/v1/notifications/", headers=stranger_headers)).json() == []
+    assert (await client.get("/api/v1/notifications/", headers=stranger_headers)).json()[
+        "items"
+    ] == []
 
     denied = await client.post(f"/api/v1/notifications/{note.id}/read", headers=stranger_headers)
     assert denied.status_code == 404
@@ -32,13 +34,14 @@ async def test_visibility_and_read(client, make_account, login, session_maker) -
     unread = await client.get(
         "/api/v1/notifications/", params={"unread_only": "true"}, headers=owner_headers
     )
-    assert unread.json() == []
+    assert unread.json()["items"] == []
 
 
 async def test_new_api_token_notifies_the_organisation(client, make_account, login) -> None:
     headers = await login(await make_account(OrgKind.SUPPLIER))
     await client.post("/api/v1/auth/api-tokens/", json={"name": "ERP"}, headers=headers)
     kinds = [
-        n["kind"] for n in (await client.get("/api/v1/notifications/", headers=headers)).json()
+        n["kind"]
+        for n in (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     ]
     assert kinds == ["security.api_token_created"]

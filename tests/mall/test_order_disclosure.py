@@ -69,7 +69,7 @@ async def all_public_orders(client) -> list[dict]:
     while page is not None:
         response = await client.get("/api/v1/public/orders", params={"page": page})
         assert response.status_code == 200, response.text
-        found += response.json()["orders"]
+        found += response.json()["items"]
         page = response.json()["next_page"]
     return found
 
@@ -130,7 +130,7 @@ async def test_completed_orders_are_public_without_personal_data(
     past = await client.get(
         "/api/v1/public/orders", params={"from": "2025-01-01", "to": "2025-01-31"}
     )
-    assert past.status_code == 200 and past.json()["orders"] == []
+    assert past.status_code == 200 and past.json()["items"] == []
     assert past.json()["from"] == "2025-01-01" and past.json()["next_page"] is None
 
 

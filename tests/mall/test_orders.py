@@ -142,7 +142,7 @@ async def test_place_order_snapshots_reserves_and_starts_clocks(
     assert {c["kind"] for c in detail["clocks"]} == {"order_confirmation", "contract"}
     assert [e["action"] for e in detail["timeline"]] == ["order.placed"]
     assert detail["allowed_actions"] == ["cancel"]
-    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()["items"]
     assert "order.placed" in [n["kind"] for n in notes]
 
     # The snapshot stays when the listing's price changes later.
@@ -286,7 +286,7 @@ async def test_guard_matrix(client, parties, make_account, login, signed_in) -> 
         (other_seller, 404),
     ]:
         assert (await client.get(f"{ORDERS}/{oid}", headers=headers)).status_code == status
-        listed = (await client.get(ORDERS, headers=headers)).json()
+        listed = (await client.get(ORDERS, headers=headers)).json()["items"]
         assert (oid in [o["id"] for o in listed]) is (status == 200)
 
     # Acting: only the parties' kinds reach the order; another organisation of
@@ -468,15 +468,20 @@ async def test_lists_filter_by_status_and_date(client, parties) -> None:
     first = await place(client, parties)
     second = await place(client, parties)
     assert (await act(client, parties.seller, second["id"], "confirm")).status_code == 200
-    mine = (await client.get(ORDERS, headers=parties.buyer)).json()
+    mine = (await client.get(ORDERS, headers=parties.buyer)).json()["items"]
     assert [o["id"] for o in mine] == [second["id"], first["id"]]
     confirmed = (
         await client.get(ORDERS, params={"status": "confirmed"}, headers=parties.seller)
-    ).json()
+    ).json()["items"]
     assert [o["id"] for o in confirmed] == [second["id"]]
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-    assert (await client.get(ORDERS, params={"from": later}, headers=parties.buyer)).json() == []
-    assert len((await client.get(ORDERS, params={"to": later}, headers=parties.buyer)).json()) == 2
+    assert (await client.get(ORDERS, params={"from": later}, headers=parties.buyer)).json()[
+        "items"
+    ] == []
+    assert (
+        len((await client.get(ORDERS, params={"to": later}, headers=parties.buyer)).json()["items"])
+        == 2
+    )
     bad = await client.get(ORDERS, params={"status": "lost"}, headers=parties.buyer)
     assert bad.status_code in (400, 422)
 
@@ -558,7 +563,9 @@ async def test_partial_return_approved_restores_stock_once(
     assert commented.status_code == 200 and commented.json()["comments"][0]["org_kind"] == (
         "supplier"
     )
-    queue = (await client.get(QUEUE, params={"status": "submitted"}, headers=operator)).json()
+    queue = (await client.get(QUEUE, params={"status": "submitted"}, headers=operator)).json()[
+        "items"
+    ]
     assert cid in [item["id"] for item in queue]
     dues = [item["due_at"] for item in queue]
     assert dues == sorted(dues)
@@ -596,7 +603,7 @@ async def test_partial_return_approved_restores_stock_once(
     assert actions.count("order.return_applied") == 1
     assert actions.count("order_change_request.approved") == 1
     for headers in (parties.buyer, parties.seller):
-        notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+        notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
         assert "order.change_approved" in [n["kind"] for n in notes]
     seen = (
         await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.seller)
@@ -820,7 +827,7 @@ async def test_an_unconfirmed_order_is_escalated(client, parties, session_maker)
     detail = (await client.get(f"{ORDERS}/{oid}", headers=parties.seller)).json()
     [confirmation] = [c for c in detail["clocks"] if c["kind"] == "order_confirmation"]
     assert confirmation["breached_at"] is not None
-    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()["items"]
     assert "sla.breached" in [n["kind"] for n in notes]
 
 
@@ -976,7 +983,7 @@ async def test_a_return_after_invoicing_voids_the_invoice_and_payment_follows_th
     voided = [e for e in detail["timeline"] if e["action"] == "order.invoice_voided"]
     assert len(voided) == 1
     assert voided[0]["summary"]["before"]["invoice_amount"] == "100.00"
-    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()["items"]
     assert "order.invoice_voided" in [n["kind"] for n in notes]
     assert all(c["met_at"] for c in detail["clocks"])
 

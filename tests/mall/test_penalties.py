@@ -132,12 +132,12 @@ async def test_suspension_is_published_and_lifts_itself(
         assert org.status == "suspended" and org.status_until == ends
 
     # Published: anyone can read it; the supplier sees it in its credit history.
-    public = (await client.get("/api/v1/public/penalties")).json()
+    public = (await client.get("/api/v1/public/penalties")).json()["items"]
     assert penalty["id"] in [p["id"] for p in public]
     history = (await client.get("/api/v1/credit/history", headers=headers)).json()
     assert history["score"] == "80.0" and history["grade"] == "B"
     assert [p["id"] for p in history["penalties"]] == [penalty["id"]]
-    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     assert "penalty.applied" in [n["kind"] for n in notes]
     assert (
         await client.get(f"/api/v1/credit/suppliers/{org_id}", headers=signed_in[OrgKind.REGULATOR])
@@ -162,11 +162,11 @@ async def test_suspension_is_published_and_lifts_itself(
     assert expired.status == "expired"
     # The points still count until restored; the penalty stays in the public history.
     assert (await client.get("/api/v1/credit/history", headers=headers)).json()["score"] == "80.0"
-    in_force = (await client.get("/api/v1/public/penalties")).json()
+    in_force = (await client.get("/api/v1/public/penalties")).json()["items"]
     assert penalty["id"] not in [p["id"] for p in in_force]
     everything = (
-        await client.get("/api/v1/public/penalties", params={"status": "all", "limit": 200})
-    ).json()
+        await client.get("/api/v1/public/penalties", params={"status": "all", "page_size": 200})
+    ).json()["items"]
     assert penalty["id"] in [p["id"] for p in everything]
 
 
@@ -275,7 +275,9 @@ async def test_expulsion_delists_everything_and_bans_the_credit_code(
     profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
     assert profile["standing"] == "expelled" and profile["credit_score"] == "60.0"
     assert profile["sanctions"][0]["code"] == "REGISTRATION.FALSE_INFORMATION"
-    listings = (await client.get("/api/v1/public/listings", params={"supplier_id": org_id})).json()
+    listings = (await client.get("/api/v1/public/listings", params={"supplier_id": org_id})).json()[
+        "items"
+    ]
     assert listings == []
 
 
@@ -360,14 +362,16 @@ async def test_the_decision_note_is_never_published_with_the_penalty(
     assert decided.status_code == 200, decided.text
     penalty_id = decided.json()["outcome"]["penalty_id"]
 
-    public = (await client.get("/api/v1/public/penalties", params={"limit": 200})).json()
+    public = (await client.get("/api/v1/public/penalties", params={"page_size": 200})).json()[
+        "items"
+    ]
     published = next(p for p in public if p["id"] == penalty_id)
     assert published["reason"].startswith("经查实：发布假冒伪劣商品（举报）")
     assert "Listing fake or shoddy products (report)" in published["reason"]
     profile = (await client.get(f"/api/v1/public/suppliers/{org_id}")).json()
     assert [p["reason"] for p in profile["sanctions"]] == [published["reason"]]
     headers = await login(supplier)
-    notices = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notices = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     notice = [n for n in notices if n["kind"] == "penalty.applied"]
     assert len(notice) == 1 and "经查实" in notice[0]["body_zh"]
     for text in (str(public), str(profile), str(notice)):

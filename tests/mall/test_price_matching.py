@@ -109,8 +109,8 @@ async def test_the_gtin_decides_when_both_sides_have_one(
     assert conflicting not in open_violations
 
     unmatched = (
-        await client.get("/api/v1/pricing/unmatched", params={"limit": 1000}, headers=operator)
-    ).json()
+        await client.get("/api/v1/pricing/unmatched", params={"page_size": 500}, headers=operator)
+    ).json()["items"]
     reasons = {row["listing_id"]: row["reason"] for row in unmatched}
     assert reasons.get(conflicting) == "no_baseline_under_policy"
     assert by_gtin not in reasons and by_model not in reasons
@@ -126,21 +126,21 @@ async def test_unmatched_listings_are_reported_to_their_supplier_and_operators(
     unknown = await _on_sale(client, session_maker, mine, paper(f"U{uuid.uuid4().hex[:6]}", "9.90"))
     theirs = await _on_sale(client, session_maker, other, paper(f"U{uuid.uuid4().hex[:6]}", "9.90"))
 
-    own = (await client.get("/api/v1/pricing/unmatched", headers=mine)).json()
+    own = (await client.get("/api/v1/pricing/unmatched", headers=mine)).json()["items"]
     assert [row["listing_id"] for row in own] == [unknown]
     assert own[0]["reason"] == "no_observations" and own[0]["category_code"] == "A090101"
     everyone = (
         await client.get(
             "/api/v1/pricing/unmatched",
-            params={"category": "A090101", "limit": 1000},
+            params={"category": "A090101", "page_size": 500},
             headers=signed_in[OrgKind.REGULATOR],
         )
-    ).json()
+    ).json()["items"]
     assert {unknown, theirs} <= {row["listing_id"] for row in everyone}
     assert (
         await client.get("/api/v1/pricing/unmatched", headers=signed_in[OrgKind.PURCHASER])
     ).status_code == 403
-    bad = await client.get("/api/v1/pricing/unmatched", params={"limit": 0}, headers=mine)
+    bad = await client.get("/api/v1/pricing/unmatched", params={"page_size": 0}, headers=mine)
     assert bad.status_code == 400 or bad.status_code == 422
 
 

@@ -94,23 +94,23 @@ async def test_violation_lifecycle(
 
     mine = (
         await client.get("/api/v1/pricing/violations", params={"status": "open"}, headers=headers)
-    ).json()
+    ).json()["items"]
     [violation] = [v for v in mine if v["listing_id"] == listing["id"]]
     assert violation["baseline_price"] == "24.00" and violation["deviation_pct"] == "8.33"
     assert violation["due_at"] is not None
     other = await login(await make_account(OrgKind.SUPPLIER))
     assert all(
         v["listing_id"] != listing["id"]
-        for v in (await client.get("/api/v1/pricing/violations", headers=other)).json()
+        for v in (await client.get("/api/v1/pricing/violations", headers=other)).json()["items"]
     )
     assert listing["id"] in [
         v["listing_id"]
-        for v in (await client.get("/api/v1/pricing/violations", headers=operator)).json()
+        for v in (await client.get("/api/v1/pricing/violations", headers=operator)).json()["items"]
     ]
     assert (
         await client.get("/api/v1/pricing/violations", headers=signed_in[OrgKind.PURCHASER])
     ).status_code == 403
-    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     assert "pricing.violation_opened" in [n["kind"] for n in notes]
 
     # A second scan opens nothing new for the same listing.
@@ -243,7 +243,7 @@ async def test_unremedied_violation_is_delisted_at_the_deadline(
         await client.get(
             "/api/v1/pricing/violations", params={"status": "delisted"}, headers=headers
         )
-    ).json()
+    ).json()["items"]
     assert [v["id"] for v in delisted] == [str(violation.id)]
 
 
@@ -265,7 +265,7 @@ async def test_objection_history_and_statistics(
             await client.get(
                 "/api/v1/pricing/violations", params={"status": "open"}, headers=headers
             )
-        ).json()
+        ).json()["items"]
         if v["listing_id"] == listing["id"]
     ]
 

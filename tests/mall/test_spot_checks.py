@@ -201,7 +201,7 @@ async def test_commit_reveal_recompute_and_findings(
     results = (await client.get(f"/api/v1/public/spot-checks/{check['id']}")).json()
     assert results["status"] == "completed"
     assert [i["finding"] for i in results["items"]] == ["nonconforming", "conforming", "conforming"]
-    listed = (await client.get("/api/v1/public/spot-checks")).json()
+    listed = (await client.get("/api/v1/public/spot-checks")).json()["items"]
     assert check["id"] in [c["id"] for c in listed]
 
 

@@ -77,8 +77,8 @@ async def test_apply_verify_activate(client, signed_in, session_maker) -> None:
 
     operator = signed_in[OrgKind.OPERATOR]
     queue = (
-        await client.get(QUEUE, params={"status": "submitted", "limit": 500}, headers=operator)
-    ).json()
+        await client.get(QUEUE, params={"status": "submitted", "page_size": 500}, headers=operator)
+    ).json()["items"]
     assert app_id in [a["id"] for a in queue]
     dues = [a["due_at"] for a in queue]
     assert dues == sorted(dues)
@@ -149,7 +149,7 @@ async def test_apply_verify_activate(client, signed_in, session_maker) -> None:
         "supplier_application.resubmitted",
         "supplier_application.approved",
     ]
-    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
+    notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     assert "supplier_application.approved" in [n["kind"] for n in notes]
 
 
