@@ -83,7 +83,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             host=host or settings.server.host,
             port=port or settings.server.port,
             workers=workers,
-            proxy_headers=True,
+            # The client address is read by the mall itself, from MALL_TRUSTED_PROXIES only.
+            proxy_headers=False,
             access_log=False,
             log_level="warning",
         )

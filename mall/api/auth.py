@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody
 
 from mall.api.deps import DbSession
 from mall.auth import service
+from mall.auth.addresses import request_address
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import ApiToken
 from mall.auth.schemas import (
@@ -48,7 +49,7 @@ class AuthController(Controller):
             state.login_throttle,
             email=data.email,
             password=data.password,
-            address=request.client.host if request.client else "unknown",
+            address=request_address(request, state.trusted_proxies),
         )
         return AccessToken(access_token=result.access_token, expires_in=result.expires_in)
 

@@ -88,20 +88,18 @@ async def login(
         )
     ).first()
     user, org = (row[0], row[1]) if row else (None, None)
-    if (
-        user is None
-        or org is None
-        or not verify_password(user.password_hash, password)
-        or not user.is_active
-    ):
-        await throttle.record_failure(email, address)
-        log.info("auth.login_failed", email=email, address=address)
+    # Always verify, against a dummy hash when the e-mail is unknown: an answer
+    # that skipped the hash would tell, by its speed, which e-mails have accounts.
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or org is None or not password_ok or not user.is_active:
+        delay = await throttle.record_failure(email, address)
+        log.info("auth.login_failed", email=email, address=address, next_wait=delay)
         raise UnauthenticatedError(
             "The e-mail or password is wrong, or the account is disabled.",
             code="auth.invalid_credentials",
             title="邮箱或密码错误",
         )
-    await throttle.record_success(email)
+    await throttle.record_success(email, address)
     now = dt.datetime.now(dt.UTC)
     user.last_login_at = now
     if needs_rehash(user.password_hash):
