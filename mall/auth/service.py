@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
+from mall.auth.active import require_active_supplier
 from mall.auth.models import ApiToken, Organisation, OrgKind, User, revoked_access_token
 from mall.auth.passwords import (
     PasswordProblem,
@@ -327,6 +328,7 @@ async def create_api_token(
 ) -> tuple[ApiToken, str]:
     """A new token for the caller's organisation; the secret is returned once."""
     _require_token_owner(principal)
+    await require_active_supplier(session, principal)
     if expires_at is not None and expires_at <= dt.datetime.now(dt.UTC):
         raise InvalidError(
             "expires_at must be in the future.",

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog import bulk, categories, review
 from catalog.models import ListingImport
 from mall import audit
+from mall.auth.active import require_active_supplier
 from mall.auth.principal import Principal
 from mall.errors import InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
@@ -62,6 +63,7 @@ async def start(
     category_code: str,
 ) -> tuple[ListingImport, bool]:
     """Register the file (once per supplier and content) and queue its job; (import, created)."""
+    await require_active_supplier(session, principal)
     if not content:
         raise InvalidError(
             "The file is empty.",

@@ -17,6 +17,7 @@ from catalog import images as image_tools
 from catalog import listings, review
 from catalog.models import Listing, ListingImage, ListingRevision, ReviewDecision
 from mall import audit
+from mall.auth.active import require_active_supplier
 from mall.auth.models import Organisation, supplier_category
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
@@ -63,6 +64,7 @@ def _revision_summary(revision: ListingRevision) -> dict[str, Any]:
 async def create(
     session: AsyncSession, principal: Principal, data: dict[str, Any], *, submit: bool
 ) -> tuple[Listing, ListingRevision]:
+    await require_active_supplier(session, principal)
     listing, revision = await listings.create(session, principal.org_id, data)
     await audit.record(
         session,
@@ -80,6 +82,7 @@ async def create(
 async def edit(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID, changes: dict[str, Any]
 ) -> ListingRevision:
+    await require_active_supplier(session, principal)
     revision = await listings.edit(session, principal.org_id, listing_id, changes)
     await audit.record(
         session,
@@ -95,6 +98,7 @@ async def edit(
 async def submit_listing(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID
 ) -> ListingRevision:
+    await require_active_supplier(session, principal)
     revision = await listings.submit(session, principal.org_id, listing_id)
     await audit.record(
         session,
