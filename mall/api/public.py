@@ -20,6 +20,7 @@ from litestar import Controller, Request, Response, Router, get, post
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
+from mall.api.audit import PublicAuditController
 from mall.api.cases import (
     AttachmentOut,
     AttachmentUpload,
@@ -485,5 +486,7 @@ def public_router(settings: Settings, trusted_proxies: Sequence[Network] = ()) -
         identifier_for_request=lambda request: request_address(request, trusted_proxies),
     )
     return Router(
-        path="/api/v1/public", route_handlers=[PublicController], middleware=[limit.middleware]
+        path="/api/v1/public",
+        route_handlers=[PublicController, PublicAuditController],
+        middleware=[limit.middleware],
     )

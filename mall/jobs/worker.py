@@ -9,6 +9,7 @@ from arq import cron
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
 
+from mall.audit.jobs import checkpoint_audit_chain
 from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.registry import registered_jobs
@@ -70,6 +71,8 @@ def worker_options(
             cron(enforce_price_deadlines, minute=set(range(2, 60, 5)), second={45}, unique=True),
             cron(expire_penalties, minute=set(range(0, 60, 5)), second={10}, unique=True),
             cron(lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}, unique=True),
+            # Hourly (at least daily is required): a deleted newest audit row shows.
+            cron(checkpoint_audit_chain, minute={53}, second={0}, unique=True),
             # 01:00 Beijing time
             cron(send_document_reminders, hour={17}, minute={0}, second={0}, unique=True),
         ],

@@ -39,7 +39,7 @@ async def test_a_suspended_supplier_reads_but_does_not_publish(
         await client.post(
             "/api/v1/listings/import",
             data={"category": "A090101"},
-            files={"file": ("l.csv", "title,brand\n".encode(), "text/csv")},
+            files={"file": ("l.csv", b"title,brand\n", "text/csv")},
             headers=headers,
         ),
         await client.post("/api/v1/auth/api-tokens/", json={"name": "erp"}, headers=headers),
