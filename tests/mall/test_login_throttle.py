@@ -267,3 +267,31 @@ async def test_unknown_email_costs_as_much_as_a_wrong_password(own_app, make_acc
         )[1]
     # Before, an unknown e-mail answered some twenty times faster.
     assert unknown > known * 0.5, (known, unknown)
+
+
+async def test_the_public_rate_limit_counts_the_same_client_address(
+    settings, database_url, redis_url
+) -> None:
+    from mall.app import create_app
+
+    proxied = dataclasses.replace(
+        settings,
+        auth=dataclasses.replace(settings.auth, trusted_proxies="10.201.0.0/16"),
+        mall=dataclasses.replace(settings.mall, public_requests_per_minute=2),
+    )
+    app = create_app(proxied, database_url=database_url, redis_url=redis_url)
+    page = "/api/v1/public/penalties/catalogue"
+    first, second = f"198.51.100.{uuid.uuid4().int % 200}", "203.0.113.9"
+    async with _started(app), _from(app, "10.201.0.1") as proxy, _from(app, _address()) as peer:
+        behind = [
+            (await proxy.get(page, headers={"X-Forwarded-For": first})).status_code
+            for _ in range(3)
+        ]
+        assert behind == [200, 200, 429]
+        assert (await proxy.get(page, headers={"X-Forwarded-For": second})).status_code == 200
+        # A client that is not a proxy gains nothing by writing the header.
+        spoofed = [
+            (await peer.get(page, headers={"X-Forwarded-For": f"192.0.2.{i}"})).status_code
+            for i in range(3)
+        ]
+        assert spoofed == [200, 200, 429]
