@@ -50,6 +50,8 @@ from mall.api.spotchecks import SpotCheckController
 from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.api.timestamps import beijing_timestamps
+from mall.auth.addresses import parse_networks
+from mall.auth.counters import FallbackCounters, FallbackStore
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
 from mall.db import create_engine, create_session_maker
@@ -80,7 +82,9 @@ def create_app(
     configure_logging(settings.log)
     engine = create_engine(database_url, settings.database)
     session_maker = create_session_maker(engine)
-    redis = Redis.from_url(redis_url)
+    # Bounded waits: with Redis unreachable, throttles fall back instead of hanging.
+    redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    trusted_proxies = parse_networks(settings.auth.trusted_proxies)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -117,11 +121,14 @@ def create_app(
             "engine": engine,
             "session_maker": session_maker,
             "redis": redis,
+            "trusted_proxies": trusted_proxies,
             "login_throttle": LoginThrottle(
-                redis=redis,
+                counters=FallbackCounters(redis),
                 prefix=settings.redis.key_prefix,
                 window_seconds=settings.auth.login_window_seconds,
-                max_per_account=settings.auth.login_max_failures_per_account,
+                free_failures=settings.auth.login_free_failures,
+                base_delay_seconds=settings.auth.login_base_delay_seconds,
+                max_delay_seconds=settings.auth.login_max_delay_seconds,
                 max_per_address=settings.auth.login_max_failures_per_address,
             ),
         }
@@ -155,7 +162,7 @@ def create_app(
             PenaltyController,
             CreditScoreController,
             SpotCheckController,
-            public_router(settings),
+            public_router(settings, trusted_proxies),
             OrderController,
             OperatorChangeRequestController,
             OrderStatsController,
@@ -167,8 +174,8 @@ def create_app(
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
         ],
         stores={
-            RATE_LIMIT_STORE: RedisStore(
-                redis, namespace=f"{settings.redis.key_prefix}:public_rate_limit"
+            RATE_LIMIT_STORE: FallbackStore(
+                RedisStore(redis, namespace=f"{settings.redis.key_prefix}:public_rate_limit")
             )
         },
         exception_handlers=exception_handlers,

@@ -83,7 +83,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             host=host or settings.server.host,
             port=port or settings.server.port,
             workers=workers,
-            proxy_headers=True,
+            # The client address is read by the mall itself, from MALL_TRUSTED_PROXIES only.
+            proxy_headers=False,
             access_log=False,
             log_level="warning",
         )
@@ -325,31 +326,64 @@ def audit() -> None:
     """The audit trail."""
 
 
+def _checkpoint_key() -> Any:
+    from mall.audit.checkpoints import CheckpointKey
+
+    return CheckpointKey.from_secret(get_settings().auth.secret_key)
+
+
 @audit.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; exit 1 when a row has been tampered with."""
-    from mall import audit as trail
-    from mall.db import create_engine
+    """Walk the hash chain and hold it against the latest signed checkpoint;
+    exit 1 when a row was edited or deleted (the newest ones included)."""
+    from mall.audit import checkpoints
 
-    async def main_() -> Any:
-        engine = create_engine(found.database_url)
-        try:
-            async with engine.connect() as connection:
-                return await trail.verify(
-                    connection, progress=lambda n: click.echo(f"checked {n} events", err=True)
-                )
-        finally:
-            await engine.dispose()
+    async def work(session_maker: Any) -> Any:
+        async with session_maker() as session:
+            return await checkpoints.verify_chain(
+                await session.connection(),
+                _checkpoint_key(),
+                progress=lambda n: click.echo(f"checked {n} events", err=True),
+            )
 
     with services() as found:
-        result = asyncio.run(main_())
+        result = _run_sessions(found.database_url, work)
     click.echo(
         json.dumps(
-            {"ok": result.ok, "checked": result.checked, "first_broken_id": result.first_broken_id}
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_broken_id": result.first_broken_id,
+                "checkpoint_id": result.checkpoint_id,
+                "reason": result.reason,
+            }
         )
     )
     if not result.ok:
         raise SystemExit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and store the chain's head now (the worker does it every hour)."""
+    from mall.audit import checkpoints
+
+    async def work(session: Any) -> dict[str, Any] | None:
+        checkpoint = await checkpoints.create(session, _checkpoint_key())
+        if checkpoint is None:
+            return None
+        return {
+            "id": checkpoint.id,
+            "audit_event_id": checkpoint.audit_event_id,
+            "event_hash": checkpoint.event_hash,
+            "created_at": checkpoint.created_at.isoformat(),
+            "key_id": checkpoint.key_id,
+            "signature": checkpoint.signature,
+        }
+
+    with services() as found:
+        result = _run_db(found.database_url, work)
+    click.echo(json.dumps(result if result is not None else {"empty": True}))
 
 
 @main.group()

@@ -16,6 +16,25 @@ from mall.settings import LogSettings
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,64}$")
+# An anonymous reporter's tracking code is the key to the report: it never
+# reaches a log line, in a path or anywhere else in an event.
+_TRACKING_CODE_PATH = re.compile(r"(/public/cases/)[^/?#\s]+")
+TRACKING_CODE_PLACEHOLDER = "{tracking_code}"
+
+
+def redact(text: str) -> str:
+    """The text with every tracking code in a public case path replaced."""
+    if "/public/cases/" not in text:
+        return text
+    return _TRACKING_CODE_PATH.sub(rf"\g<1>{TRACKING_CODE_PLACEHOLDER}", text)
+
+
+def redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: ``redact`` on every text value of the event."""
+    for key, value in event.items():
+        if isinstance(value, str) and "/public/cases/" in value:
+            event[key] = redact(value)
+    return event
 
 
 def configure_logging(settings: LogSettings) -> None:
@@ -33,6 +52,7 @@ def configure_logging(settings: LogSettings) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            redact_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -78,7 +98,7 @@ class RequestContextMiddleware:
             self.log.info(
                 "request",
                 method=scope.get("method"),
-                path=scope.get("path"),
+                path=redact(str(scope.get("path", ""))),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

@@ -11,8 +11,14 @@ from catalog.models import (
     StoredRuleset,
 )
 from catalog.search.models import SearchSynonym, search_dirty, search_document
-from mall.audit.models import AuditEvent
-from mall.auth.models import ApiToken, Organisation, User, supplier_category
+from mall.audit.models import AuditCheckpoint, AuditEvent
+from mall.auth.models import (
+    ApiToken,
+    Organisation,
+    User,
+    revoked_access_token,
+    supplier_category,
+)
 from mall.calendar.models import CalendarYear
 from mall.cases.models import Case, CaseAttachment, CaseMessage
 from mall.jobs.models import FailedJob, OutboxJob
@@ -47,6 +53,7 @@ metadata = orm_registry.metadata
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "BrandAlias",
     "CalendarYear",
@@ -87,6 +94,7 @@ __all__ = [
     "SupplierDocument",
     "User",
     "metadata",
+    "revoked_access_token",
     "search_dirty",
     "search_document",
     "supplier_category",

@@ -72,16 +72,28 @@ class AuthSettings:
     access_token_ttl_seconds: int = field(
         default_factory=lambda: _env_int("MALL_ACCESS_TOKEN_TTL", 3600)
     )
-    # Login throttling: failures allowed in the window, per account and per client address.
+    # Login throttling (see mall/auth/throttle.py): per account and address pair,
+    # free failures, then a wait doubling from the base delay up to the maximum;
+    # a pair's failures are forgotten after the window without one.
     login_window_seconds: int = field(
         default_factory=lambda: _env_int("MALL_LOGIN_WINDOW_SECONDS", 900)
     )
-    login_max_failures_per_account: int = field(
-        default_factory=lambda: _env_int("MALL_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    login_free_failures: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_FREE_FAILURES", 5)
     )
+    login_base_delay_seconds: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_BASE_DELAY_SECONDS", 2)
+    )
+    login_max_delay_seconds: int = field(
+        default_factory=lambda: _env_int("MALL_LOGIN_MAX_DELAY_SECONDS", 900)
+    )
+    # Failures from one address across all accounts per window: far above a
+    # school's or a hospital's mistyping behind one NAT address.
     login_max_failures_per_address: int = field(
-        default_factory=lambda: _env_int("MALL_LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+        default_factory=lambda: _env_int("MALL_LOGIN_MAX_FAILURES_PER_ADDRESS", 500)
     )
+    # Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated); none by default.
+    trusted_proxies: str = field(default_factory=lambda: _env("MALL_TRUSTED_PROXIES", "") or "")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import FromQuery
 from sqlalchemy import select
 
-from mall import audit
 from mall.api.deps import DbSession
 from mall.api.params import Page, Paging
+from mall.audit import checkpoints
 from mall.audit.models import AuditEvent
 from mall.auth.guards import operators_and_regulators
 
@@ -36,6 +36,62 @@ class AuditVerifyOut(msgspec.Struct):
     ok: bool
     checked: int
     first_broken_id: int | None
+    # The latest checkpoint the chain was held against, and why it broke.
+    checkpoint_id: int | None = None
+    reason: str | None = None
+
+
+class CheckpointOut(msgspec.Struct):
+    id: int
+    audit_event_id: int
+    event_hash: str
+    created_at: dt.datetime
+    key_id: str
+    signature: str
+
+
+class CheckpointsOut(msgspec.Struct):
+    algorithm: str
+    key_id: str
+    public_key: str
+    public_key_pem: str
+    message_format: str
+    total: int
+    checkpoints: list[CheckpointOut]
+
+
+def _key(request: Request) -> checkpoints.CheckpointKey:
+    return checkpoints.CheckpointKey.from_secret(request.app.state.settings.auth.secret_key)
+
+
+class PublicAuditController(Controller):
+    """The audit chain's signed checkpoints, for anyone to keep and check."""
+
+    path = "/audit"
+    tags = ["public", "audit"]
+
+    @get(
+        "/checkpoints",
+        summary="Signed checkpoints of the audit chain's head, newest first, and the public key",
+    )
+    async def checkpoints(
+        self,
+        request: Request,
+        db_session: DbSession,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+    ) -> CheckpointsOut:
+        key = _key(request)
+        rows, total = await checkpoints.listing(db_session, limit=limit, offset=offset)
+        return CheckpointsOut(
+            algorithm="Ed25519",
+            key_id=key.key_id,
+            public_key=key.public_base64,
+            public_key_pem=key.public_pem,
+            message_format=checkpoints.CHECKPOINT_FORMAT,
+            total=total,
+            checkpoints=[msgspec.convert(row, CheckpointOut, from_attributes=True) for row in rows],
+        )
 
 
 class AuditController(Controller):
@@ -43,16 +99,14 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [operators_and_regulators]
 
-    @get("/verify", summary="Verify the whole hash chain")
-    async def verify(self, db_session: DbSession) -> AuditVerifyOut:
-        """Recomputes every row's hash and reports whether the chain is intact, and the first broken
-        row if not.
+    @get("/verify", summary="Verify the whole hash chain and its latest signed checkpoint")
+    async def verify(self, request: Request, db_session: DbSession) -> AuditVerifyOut:
+        """Recomputes every row's hash and checks the head against the latest signed checkpoint;
+        reports the first broken row or the reason the chain does not match.
         """
         connection = await db_session.connection()
-        result = await audit.verify(connection)
-        return AuditVerifyOut(
-            ok=result.ok, checked=result.checked, first_broken_id=result.first_broken_id
-        )
+        result = await checkpoints.verify_chain(connection, _key(request))
+        return msgspec.convert(result, AuditVerifyOut, from_attributes=True)
 
     @get("/events", summary="Audit events, newest first, optionally for one subject")
     async def events(

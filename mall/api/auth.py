@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody
 
 from mall.api.deps import DbSession
 from mall.auth import service
+from mall.auth.addresses import request_address
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import ApiToken
 from mall.auth.schemas import (
@@ -18,7 +19,9 @@ from mall.auth.schemas import (
     ApiTokenOut,
     LoginRequest,
     Me,
+    PasswordChange,
 )
+from mall.auth.tokens import decode_access_token
 
 
 def _token_out(token: ApiToken) -> ApiTokenOut:
@@ -51,7 +54,41 @@ class AuthController(Controller):
             state.login_throttle,
             email=data.email,
             password=data.password,
-            address=request.client.host if request.client else "unknown",
+            address=request_address(request, state.trusted_proxies),
+        )
+        return AccessToken(access_token=result.access_token, expires_in=result.expires_in)
+
+    @post(
+        "/auth/logout",
+        status_code=204,
+        guards=[signed_in],
+        summary="Sign out: the access token is revoked until it would have expired",
+    )
+    async def logout(self, request: Request, db_session: DbSession) -> None:
+        principal = current_principal(request)
+        secret = request.app.state.settings.auth.secret_key
+        # An API token is not signed out but revoked (DELETE /auth/api-tokens/{id}).
+        claims = None if principal.api_token_id else decode_access_token(str(request.auth), secret)
+        await service.logout(db_session, principal, claims)
+
+    @post(
+        "/me/password",
+        status_code=200,
+        guards=[signed_in],
+        summary="Change the password (the current one required); earlier tokens stop working",
+    )
+    async def change_password(
+        self, request: Request, data: JSONBody[PasswordChange], db_session: DbSession
+    ) -> AccessToken:
+        state = request.app.state
+        result = await service.change_password(
+            db_session,
+            state.settings.auth,
+            state.login_throttle,
+            current_principal(request),
+            current_password=data.current_password,
+            new_password=data.new_password,
+            address=request_address(request, state.trusted_proxies),
         )
         return AccessToken(access_token=result.access_token, expires_in=result.expires_in)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from litestar import Controller, Request, Response, Router, get, post
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
+from mall.api.audit import PublicAuditController
 from mall.api.cases import (
     AttachmentOut,
     AttachmentUpload,
@@ -33,6 +35,7 @@ from mall.api.params import Page, Paging, parse_datetime
 from mall.api.penalties import FORMULA, PenaltyKindOut, kind_out
 from mall.api.spotchecks import SpotCheckOut, spot_check_out
 from mall.api.stats import SlaKindStatsOut
+from mall.auth.addresses import Network, request_address
 from mall.calendar.service import load_calendar
 from mall.cases import service as cases
 from mall.disclosure import ocds
@@ -491,11 +494,16 @@ class PublicController(Controller):
 RATE_LIMIT_STORE = "public_rate_limit"
 
 
-def public_router(settings: Settings) -> Router:
-    """The public endpoints under ``/api/v1/public``, limited per client address."""
+def public_router(settings: Settings, trusted_proxies: Sequence[Network] = ()) -> Router:
+    """The public endpoints under ``/api/v1/public``, limited per client address
+    (the same address as login throttling counts: see ``mall.auth.addresses``)."""
     limit = RateLimitConfig(
-        rate_limit=("minute", settings.mall.public_requests_per_minute), store=RATE_LIMIT_STORE
+        rate_limit=("minute", settings.mall.public_requests_per_minute),
+        store=RATE_LIMIT_STORE,
+        identifier_for_request=lambda request: request_address(request, trusted_proxies),
     )
     return Router(
-        path="/api/v1/public", route_handlers=[PublicController], middleware=[limit.middleware]
+        path="/api/v1/public",
+        route_handlers=[PublicController, PublicAuditController],
+        middleware=[limit.middleware],
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from advanced_alchemy.base import IdentityBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import BigInteger, Index, String, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,3 +34,21 @@ class AuditEvent(IdentityBase):
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(IdentityBase):
+    """The chain's head at a moment, signed with the mall's Ed25519 key and published.
+
+    Kept outside ``audit_event`` and mirrored by anyone who reads the public
+    list: a newest row deleted afterwards leaves the chain shorter than a
+    checkpoint says it was.
+    """
+
+    __tablename__ = "audit_checkpoint"
+
+    audit_event_id: Mapped[int] = mapped_column(BigInteger)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    # The public key's SHA-256 (hex, first 16 characters) names the key that signed.
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(Text)

@@ -194,6 +194,23 @@ class VerifyResult:
     ok: bool
     checked: int
     first_broken_id: int | None
+    # The checkpoint the chain was held against, and why it does not hold:
+    # ``row_changed`` (a row edited, inserted or deleted before the head),
+    # ``checkpoint_row_missing`` (the chain ends before the row a checkpoint
+    # signed: newest rows deleted), ``checkpoint_hash_mismatch``,
+    # ``checkpoint_signature_invalid``.
+    checkpoint_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """A checkpoint's claim: the chain reached this row with this hash."""
+
+    checkpoint_id: int
+    audit_event_id: int
+    event_hash: str
+    signature_ok: bool
 
 
 async def _rows(connection: AsyncConnection, batch: int) -> AsyncIterator[dict[str, Any]]:
@@ -215,15 +232,35 @@ async def verify(
     *,
     batch: int = 5000,
     progress: Callable[[int], None] | None = None,
+    head: SignedHead | None = None,
 ) -> VerifyResult:
-    """Walk the chain from the first row; name the first row that does not hold."""
+    """Walk the chain from the first row; name the first row that does not hold.
+
+    With a signed ``head`` (the latest checkpoint), the chain must also reach
+    that row with that hash: otherwise its newest rows were deleted or changed.
+    """
+    checkpoint_id = head.checkpoint_id if head else None
+
+    def broken(row_id: int | None, reason: str) -> VerifyResult:
+        return VerifyResult(False, checked, row_id, checkpoint_id, reason)
+
+    if head is not None and not head.signature_ok:
+        checked = 0
+        return broken(head.audit_event_id, "checkpoint_signature_invalid")
     prev_hash = GENESIS_HASH
     checked = 0
+    reached = head is None
     async for row in _rows(connection, batch):
         if row["prev_hash"] != prev_hash or chain_hash(prev_hash, row) != row["hash"]:
-            return VerifyResult(ok=False, checked=checked, first_broken_id=row["id"])
+            return broken(row["id"], "row_changed")
+        if head is not None and row["id"] == head.audit_event_id:
+            if row["hash"] != head.event_hash:
+                return broken(row["id"], "checkpoint_hash_mismatch")
+            reached = True
         prev_hash = row["hash"]
         checked += 1
         if progress and checked % batch == 0:
             progress(checked)
-    return VerifyResult(ok=True, checked=checked, first_broken_id=None)
+    if not reached and head is not None:
+        return broken(head.audit_event_id, "checkpoint_row_missing")
+    return VerifyResult(True, checked, None, checkpoint_id, None)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User, supplier_category
-from mall.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from mall.auth.passwords import hash_password, password_problem
 from mall.auth.service import normalise_email
 from mall.calendar.core import SHANGHAI
 from mall.errors import ConflictError, InvalidError
@@ -87,11 +87,13 @@ async def create_user(
         raise InvalidError(
             "Not an e-mail address.", code="user.email_invalid", title="邮箱地址无效"
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
+    problem = password_problem(password, email)
+    if problem is not None:
         raise InvalidError(
-            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            code="user.password_too_short",
-            title=f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符",
+            problem.message,
+            code=problem.code,
+            title=problem.message_zh,
+            errors=[problem.as_field_error("password")],
         )
     exists = (
         await session.execute(select(User.id).where(User.email == email))

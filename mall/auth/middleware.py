@@ -55,7 +55,14 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     code="auth.token_invalid",
                     title="访问令牌无效",
                 ) from exc
-            principal = await service.principal_for_user(session, claims.user_id)
+            principal = await service.principal_for_user(session, claims.user_id, claims)
+            if principal is None and await service.principal_for_user(session, claims.user_id):
+                raise UnauthenticatedError(
+                    "The access token was signed out or replaced by a password change;"
+                    " sign in again.",
+                    code="auth.token_revoked",
+                    title="登录已失效，请重新登录",
+                )
         if principal is None:
             raise UnauthenticatedError(
                 "The account no longer exists or is disabled.",

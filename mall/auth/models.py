@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     UniqueConstraint,
@@ -107,6 +108,9 @@ class User(UUIDv7AuditBase):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(
         DateTimeUTC(timezone=True), default=None
     )
+    # Carried in every access token; a password change adds one, so that every
+    # token issued before it stops working.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
 
@@ -130,3 +134,15 @@ class ApiToken(UUIDv7AuditBase):
         DateTimeUTC(timezone=True), default=None
     )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+# Access tokens signed out before they expire, by their ``jti``; a row can go
+# once the token would have expired anyway.
+revoked_access_token = Table(
+    "revoked_access_token",
+    orm_registry.metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("user_id", ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", DateTimeUTC(timezone=True), nullable=False, index=True),
+    Column("revoked_at", DateTimeUTC(timezone=True), nullable=False),
+)

@@ -12,15 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
-from mall.auth.models import ApiToken, Organisation, OrgKind, User
-from mall.auth.passwords import hash_password, needs_rehash, verify_password
+from mall.auth.active import require_active_supplier
+from mall.auth.models import ApiToken, Organisation, OrgKind, User, revoked_access_token
+from mall.auth.passwords import (
+    PasswordProblem,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from mall.auth.principal import Principal
 from mall.auth.throttle import LoginThrottle
-from mall.auth.tokens import hash_api_token, issue_access_token, new_api_token
+from mall.auth.tokens import AccessClaims, hash_api_token, issue_access_token, new_api_token
 from mall.errors import (
     ConflictError,
     ForbiddenError,
@@ -56,6 +64,15 @@ def _principal(user: User, org: Organisation, api_token_id: uuid.UUID | None = N
     )
 
 
+def _throttled(wait: int) -> ThrottledError:
+    return ThrottledError(
+        f"Too many failed sign-in attempts; try again in {wait} seconds.",
+        code="auth.login_throttled",
+        title="登录失败次数过多，请稍后再试",
+        retry_after=wait,
+    )
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -74,12 +91,7 @@ async def login(
     wait = await throttle.retry_after(email, address)
     if wait is not None:
         log.warning("auth.login_throttled", email=email, address=address, retry_after=wait)
-        raise ThrottledError(
-            f"Too many failed sign-in attempts; try again in {wait} seconds.",
-            code="auth.login_throttled",
-            title="登录失败次数过多，请稍后再试",
-            retry_after=wait,
-        )
+        raise _throttled(wait)
     row = (
         await session.execute(
             select(User, Organisation)
@@ -88,20 +100,18 @@ async def login(
         )
     ).first()
     user, org = (row[0], row[1]) if row else (None, None)
-    if (
-        user is None
-        or org is None
-        or not verify_password(user.password_hash, password)
-        or not user.is_active
-    ):
-        await throttle.record_failure(email, address)
-        log.info("auth.login_failed", email=email, address=address)
+    # Always verify, against a dummy hash when the e-mail is unknown: an answer
+    # that skipped the hash would tell, by its speed, which e-mails have accounts.
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or org is None or not password_ok or not user.is_active:
+        delay = await throttle.record_failure(email, address)
+        log.info("auth.login_failed", email=email, address=address, next_wait=delay)
         raise UnauthenticatedError(
             "The e-mail or password is wrong, or the account is disabled.",
             code="auth.invalid_credentials",
             title="邮箱或密码错误",
         )
-    await throttle.record_success(email)
+    await throttle.record_success(email, address)
     now = dt.datetime.now(dt.UTC)
     user.last_login_at = now
     if needs_rehash(user.password_hash):
@@ -114,19 +124,156 @@ async def login(
         subject_id=user.id,
         note=f"from {address}",
     )
-    token = issue_access_token(user.id, settings.secret_key, settings.access_token_ttl_seconds, now)
+    return _issue(settings, user, now)
+
+
+def _issue(settings: AuthSettings, user: User, now: dt.datetime) -> LoginResult:
+    token = issue_access_token(
+        user.id,
+        settings.secret_key,
+        settings.access_token_ttl_seconds,
+        now,
+        generation=user.token_generation,
+    )
     return LoginResult(access_token=token, expires_in=settings.access_token_ttl_seconds)
 
 
-async def principal_for_user(session: AsyncSession, user_id: uuid.UUID) -> Principal | None:
-    row = (
-        await session.execute(
-            select(User, Organisation)
-            .join(Organisation, Organisation.id == User.org_id)
-            .where(User.id == user_id, User.is_active.is_(True))
+async def principal_for_user(
+    session: AsyncSession, user_id: uuid.UUID, claims: AccessClaims | None = None
+) -> Principal | None:
+    """The active user's Principal; with the token's claims, None as well when the
+    token was signed out or issued before the user's last password change."""
+    query = (
+        select(User, Organisation)
+        .join(Organisation, Organisation.id == User.org_id)
+        .where(User.id == user_id, User.is_active.is_(True))
+    )
+    if claims is not None:
+        revoked = select(revoked_access_token.c.jti).where(
+            revoked_access_token.c.jti == claims.token_id
         )
-    ).first()
+        query = query.where(User.token_generation == claims.generation, ~revoked.exists())
+    row = (await session.execute(query)).first()
     return _principal(row[0], row[1]) if row else None
+
+
+def _require_user_token(principal: Principal, what: str) -> None:
+    if principal.api_token_id is not None:
+        raise ForbiddenError(
+            f"An API token cannot {what}; sign in as a user.",
+            code="auth.api_token_not_allowed",
+            title="API 令牌不能执行此操作，请以用户身份登录",
+        )
+
+
+async def logout(session: AsyncSession, principal: Principal, claims: AccessClaims | None) -> None:
+    """Revoke the access token the caller signed in with, until it would have expired."""
+    _require_user_token(principal, "sign out")
+    if claims is None:
+        raise UnauthenticatedError("Sign in first.", code="auth.unauthenticated")
+    now = dt.datetime.now(dt.UTC)
+    # Rows of tokens that have expired anyway are no longer needed.
+    await session.execute(
+        delete(revoked_access_token).where(revoked_access_token.c.expires_at < now)
+    )
+    await session.execute(
+        pg_insert(revoked_access_token)
+        .values(
+            jti=claims.token_id,
+            user_id=principal.user_id,
+            expires_at=claims.expires_at,
+            revoked_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["jti"])
+    )
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="auth.logout",
+        subject_type="user",
+        subject_id=principal.user_id,
+    )
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: AuthSettings,
+    throttle: LoginThrottle,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    address: str,
+) -> LoginResult:
+    """Set a new password (the current one must be given); every access token
+    issued before stops working, and a new one is returned to the caller."""
+    _require_user_token(principal, "change a password")
+    wait = await throttle.retry_after(principal.email, address)
+    if wait is not None:
+        raise _throttled(wait)
+    user = (
+        await session.execute(
+            select(User).where(User.id == principal.user_id).with_for_update(of=User)
+        )
+    ).scalar_one()
+    if not verify_password(user.password_hash, current_password):
+        await throttle.record_failure(principal.email, address)
+        raise InvalidError(
+            "The current password is wrong.",
+            code="auth.current_password_wrong",
+            title="当前密码不正确",
+            errors=[
+                {
+                    "field": "current_password",
+                    "message": "is wrong",
+                    "message_zh": "当前密码不正确",
+                }
+            ],
+        )
+    problem = password_problem(new_password, user.email)
+    if problem is None and new_password == current_password:
+        problem = PasswordProblem(
+            "user.password_unchanged",
+            "The new password is the current one.",
+            "新密码不能与当前密码相同",
+        )
+    if problem is not None:
+        raise InvalidError(
+            problem.message,
+            code=problem.code,
+            title=problem.message_zh,
+            errors=[problem.as_field_error("new_password")],
+        )
+    await throttle.record_success(principal.email, address)
+    user.password_hash = hash_password(new_password)
+    user.token_generation += 1
+    await audit.record(
+        session,
+        actor=audit.Actor.of(principal),
+        action="auth.password_changed",
+        subject_type="user",
+        subject_id=user.id,
+        note="every earlier access token revoked",
+    )
+    await notify(
+        session,
+        org_id=principal.org_id,
+        kind="security.password_changed",
+        title_zh="账号密码已修改",
+        title_en="An account's password was changed",
+        body_zh=(
+            f"账号 {user.email} 的密码已修改，之前的登录均已失效。"
+            "如非本人操作，请立即联系运营机构。"
+        ),
+        body_en=(
+            f"The password of {user.email} was changed and every earlier sign-in ended."
+            " If you did not, contact the operator at once."
+        ),
+        user_id=user.id,
+        subject=("user", user.id),
+    )
+    await session.flush()
+    return _issue(settings, user, dt.datetime.now(dt.UTC))
 
 
 async def principal_for_api_token(session: AsyncSession, secret: str) -> Principal | None:
@@ -181,6 +328,7 @@ async def create_api_token(
 ) -> tuple[ApiToken, str]:
     """A new token for the caller's organisation; the secret is returned once."""
     _require_token_owner(principal)
+    await require_active_supplier(session, principal)
     if expires_at is not None and expires_at <= dt.datetime.now(dt.UTC):
         raise InvalidError(
             "expires_at must be in the future.",

@@ -19,6 +19,10 @@ _AUDIENCE = "mall-api"
 class AccessClaims:
     user_id: uuid.UUID
     expires_at: dt.datetime
+    # The token's own id (what signing out revokes) and the user's token
+    # generation it was issued under (a password change moves it on).
+    token_id: str = ""
+    generation: int = 0
 
 
 class InvalidToken(Exception):
@@ -30,7 +34,12 @@ class InvalidToken(Exception):
 
 
 def issue_access_token(
-    user_id: uuid.UUID, secret: str, ttl_seconds: int, now: dt.datetime | None = None
+    user_id: uuid.UUID,
+    secret: str,
+    ttl_seconds: int,
+    now: dt.datetime | None = None,
+    *,
+    generation: int = 0,
 ) -> str:
     now = now or dt.datetime.now(dt.UTC)
     claims = {
@@ -38,7 +47,8 @@ def issue_access_token(
         "aud": _AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + ttl_seconds,
-        "jti": secrets.token_hex(8),
+        "jti": secrets.token_hex(16),
+        "gen": generation,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
@@ -55,6 +65,8 @@ def decode_access_token(token: str, secret: str) -> AccessClaims:
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
+            token_id=str(claims.get("jti", "")),
+            generation=int(claims.get("gen", 0)),
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("expired") from exc

@@ -21,6 +21,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from catalog.search import text as search_text
+from mall.audit.jobs import checkpoint_audit_chain
 from mall.db import create_engine, create_session_maker
 from mall.jobs import failures
 from mall.jobs.maintenance import requeue_stalled
@@ -145,6 +146,8 @@ def worker_options(
             _cron(settings, enforce_price_deadlines, minute=set(range(2, 60, 5)), second={45}),
             _cron(settings, expire_penalties, minute=set(range(0, 60, 5)), second={10}),
             _cron(settings, lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}),
+            # Hourly (at least daily is required): a deleted newest audit row shows.
+            _cron(settings, checkpoint_audit_chain, minute={53}, second={0}),
             # 01:00 Beijing time
             _cron(settings, send_document_reminders, hour={17}, minute={0}, second={0}),
         ],

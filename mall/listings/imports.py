@@ -27,6 +27,7 @@ from catalog import images as image_tools
 from catalog.errors import CatalogError
 from catalog.models import Listing, ListingImport, MediaImage
 from mall import audit
+from mall.auth.active import require_active_supplier
 from mall.auth.principal import Principal
 from mall.errors import DomainError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
@@ -69,6 +70,7 @@ async def start(
 ) -> tuple[ListingImport, bool]:
     """Register the file and its ZIP of images (once per supplier and contents) and queue
     its job; (import, created)."""
+    await require_active_supplier(session, principal)
     if not content:
         raise InvalidError(
             "The file is empty.",

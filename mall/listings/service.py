@@ -17,6 +17,7 @@ from catalog import images as image_tools
 from catalog import listings, review
 from catalog.models import Listing, ListingImage, ListingRevision, ReviewDecision
 from mall import audit
+from mall.auth.active import require_active_supplier
 from mall.auth.models import Organisation, supplier_category
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
@@ -64,6 +65,7 @@ def _revision_summary(revision: ListingRevision) -> dict[str, Any]:
 async def create(
     session: AsyncSession, principal: Principal, data: dict[str, Any], *, submit: bool
 ) -> tuple[Listing, ListingRevision]:
+    await require_active_supplier(session, principal)
     listing, revision = await listings.create(session, principal.org_id, data)
     await audit.record(
         session,
@@ -82,6 +84,7 @@ async def edit(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID, changes: dict[str, Any]
 ) -> ListingRevision:
     """Edit a listing: a new revision to review, or the stock alone changed at once."""
+    await require_active_supplier(session, principal)
     result = await listings.edit(session, principal.org_id, listing_id, changes)
     if isinstance(result, listings.StockChange):
         await audit.record(
@@ -109,6 +112,7 @@ async def submit_listing(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID
 ) -> ListingRevision:
     """Submit the newest revision (a rejected one is copied into a new one) for review."""
+    await require_active_supplier(session, principal)
     revision = await listings.submit(session, principal.org_id, listing_id)
     return await _submitted(session, principal, revision, "listing.submitted")
 
@@ -117,6 +121,7 @@ async def relist(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID
 ) -> ListingRevision:
     """A delisted listing's live content, reviewed again under the active ruleset."""
+    await require_active_supplier(session, principal)
     revision = await listings.relist(session, principal.org_id, listing_id)
     return await _submitted(session, principal, revision, "listing.relist_submitted")
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mall import audit
 from mall.auth.models import Organisation, OrgKind, OrgStatus, User, supplier_category
-from mall.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from mall.auth.passwords import hash_password, password_problem
 from mall.auth.principal import Principal
 from mall.calendar.core import SHANGHAI, WorkCalendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
@@ -94,8 +94,9 @@ def _validate(data: Registration) -> list[dict[str, str]]:
             errors.append(
                 _field(f"categories[{index}]", "not a procurement catalogue code (e.g. A02010104)")
             )
-    if len(data.admin_password) < MIN_PASSWORD_LENGTH:
-        errors.append(_field("admin_password", f"at least {MIN_PASSWORD_LENGTH} characters"))
+    password = password_problem(data.admin_password, data.admin_email)
+    if password is not None:
+        errors.append(password.as_field_error("admin_password"))
     if not data.commitment_accepted:
         errors.append(_field("commitment_accepted", "the commitment letter must be accepted"))
     if data.commitment_version != commitment.CURRENT_VERSION:

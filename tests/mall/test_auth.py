@@ -98,29 +98,9 @@ async def test_expired_and_forged_tokens_are_refused(client, make_account, setti
     assert response.json()["code"] == "auth.bad_scheme"
 
 
-async def test_account_throttling_locks_even_the_right_password(
-    client, make_account, settings
-) -> None:
+async def test_success_clears_the_count(client, make_account, settings) -> None:
     account = await make_account(OrgKind.SUPPLIER)
-    limit = settings.auth.login_max_failures_per_account
-    for _ in range(limit):
-        response = await client.post(
-            "/api/v1/auth/login", json={"email": account.email, "password": "wrong-password"}
-        )
-        assert response.status_code == 401
-    locked = await client.post(
-        "/api/v1/auth/login", json={"email": account.email, "password": account.password}
-    )
-    assert locked.status_code == 429
-    body = locked.json()
-    assert body["code"] == "auth.login_throttled"
-    assert 0 < int(locked.headers["retry-after"]) <= settings.auth.login_window_seconds
-    assert body["retry_after"] == int(locked.headers["retry-after"])
-
-
-async def test_success_clears_the_account_count(client, make_account, settings) -> None:
-    account = await make_account(OrgKind.SUPPLIER)
-    limit = settings.auth.login_max_failures_per_account
+    limit = settings.auth.login_free_failures + 1
     for _ in range(limit - 1):
         await client.post(
             "/api/v1/auth/login", json={"email": account.email, "password": "wrong-pw"}
@@ -138,19 +118,3 @@ async def test_success_clears_the_account_count(client, make_account, settings) 
             "/api/v1/auth/login", json={"email": account.email, "password": account.password}
         )
     ).status_code == 200
-
-
-async def test_address_throttling_across_accounts(client, make_account, settings) -> None:
-    limit = settings.auth.login_max_failures_per_address
-    for i in range(limit):
-        response = await client.post(
-            "/api/v1/auth/login",
-            json={"email": f"spray-{i}@test.example.com", "password": "guess-123"},
-        )
-        assert response.status_code == 401, i
-    account = await make_account(OrgKind.PURCHASER)
-    blocked = await client.post(
-        "/api/v1/auth/login", json={"email": account.email, "password": account.password}
-    )
-    assert blocked.status_code == 429
-    assert blocked.json()["code"] == "auth.login_throttled"
