@@ -17,15 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from pricing_monitor.identity import BrandAliases, normalise_model
-from pricing_monitor.models import (
-    BrandAlias,
-)
-from pricing_monitor.policy import (
-    DEFAULT_POLICY,
-    DEFAULT_POLICY_KEY,
-    SOURCES,
-    BaselinePolicy,
-)
+from pricing_monitor.models import BrandAlias
+from pricing_monitor.policy import DEFAULT_POLICY, DEFAULT_POLICY_KEY, SOURCES, BaselinePolicy
 
 COLUMNS = (
     "source",
