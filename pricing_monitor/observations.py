@@ -17,15 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
 from pricing_monitor.identity import BrandAliases, normalise_model
-from pricing_monitor.models import (
-    BrandAlias,
-)
-from pricing_monitor.policy import (
-    DEFAULT_POLICY,
-    DEFAULT_POLICY_KEY,
-    SOURCES,
-    BaselinePolicy,
-)
+from pricing_monitor.models import BrandAlias
+from pricing_monitor.policy import DEFAULT_POLICY, DEFAULT_POLICY_KEY, SOURCES, BaselinePolicy
 
 COLUMNS = (
     "source",
@@ -81,14 +74,54 @@ def rows_from_csv(text: str) -> list[dict[str, Any]]:
     return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
 
 
-def _error(row: int, field: str, code: str, message: str, message_zh: str) -> dict[str, Any]:
+# Per-row error codes with their English and Chinese messages.
+_MESSAGES = {
+    "invalid_character": ("contains a NUL character", "含有不允许的空字符（NUL）"),
+    "unknown_source": (
+        f"one of {', '.join(SOURCES)}",
+        f"来源须为 {'、'.join(SOURCES)} 之一",
+    ),
+    "missing_identity": (
+        "brand and model, or a GTIN, are required",
+        "须填写品牌和型号，或商品条码",
+    ),
+    "invalid": ("8, 12, 13 or 14 digits", "商品条码须为 8、12、13 或 14 位数字"),
+    "invalid_price": (
+        "a positive amount in yuan with at most 2 decimals",
+        "价格须为正数，单位元，最多两位小数",
+    ),
+    "in_future": ("observed_at is in the future", "观测时间晚于当前时间"),
+    "invalid_time": ("ISO 8601 with UTC offset", "观测时间须为带时区的 ISO 8601 格式"),
+}
+_CENT = Decimal("0.01")
+_PRICE_CAP = Decimal("1e10")
+# Text kept as given; PostgreSQL refuses NUL in text, so it is a row error.
+_TEXT_FIELDS = ("platform", "brand", "model", "platform_sku", "url", "evidence_sha256")
+
+
+def _error(row: int, field: str, code: str) -> dict[str, Any]:
+    message, message_zh = _MESSAGES[code]
     return {"row": row, "field": field, "code": code, "message": message, "message_zh": message_zh}
 
 
-_SOURCE_EN = f"one of {', '.join(SOURCES)}"
-_SOURCE_ZH = f"来源须为 {'、'.join(SOURCES)} 之一"
-_CENT = Decimal("0.01")
-_PRICE_CAP = Decimal("1e10")
+def _price(value: Any) -> Decimal | None:
+    """A positive amount below 10^10 with at most 2 decimals, else None."""
+    try:
+        price = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not price.is_finite() or price <= 0 or price >= _PRICE_CAP:
+        return None
+    return price if price == price.quantize(_CENT) else None
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """An aware time (a datetime or ISO 8601 text with an offset), else None."""
+    try:
+        moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def validate(
@@ -106,83 +139,29 @@ def validate(
     models: dict[str, str] = {}
     sha256 = hashlib.sha256
     for number, row in enumerate(rows, start=first):
-        problems = []
+        problems = [
+            _error(number, name, "invalid_character")
+            for name in _TEXT_FIELDS
+            if isinstance(value := row.get(name), str) and "\x00" in value
+        ]
         source = str(row.get("source") or "").strip()
         if source not in SOURCES:
-            problems.append(_error(number, "source", "unknown_source", _SOURCE_EN, _SOURCE_ZH))
+            problems.append(_error(number, "source", "unknown_source"))
         brand, model = str(row.get("brand") or "").strip(), str(row.get("model") or "").strip()
         gtin = str(row.get("gtin") or "").strip() or None
         if not gtin and not (brand and model):
-            problems.append(
-                _error(
-                    number,
-                    "model",
-                    "missing_identity",
-                    "brand and model, or a GTIN, are required",
-                    "须填写品牌和型号，或商品条码",
-                )
-            )
+            problems.append(_error(number, "model", "missing_identity"))
         if gtin and not (gtin.isdigit() and len(gtin) in (8, 12, 13, 14)):
-            problems.append(
-                _error(
-                    number,
-                    "gtin",
-                    "invalid",
-                    "8, 12, 13 or 14 digits",
-                    "商品条码须为 8、12、13 或 14 位数字",
-                )
-            )
-        try:
-            price = Decimal(str(row.get("price")))
-            if (
-                not price.is_finite()
-                or price <= 0
-                or price >= _PRICE_CAP
-                or price != price.quantize(_CENT)
-            ):
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            problems.append(
-                _error(
-                    number,
-                    "price",
-                    "invalid_price",
-                    "a positive amount in yuan with at most 2 decimals",
-                    "价格须为正数，单位元，最多两位小数",
-                )
-            )
-            price = Decimal(0)
-        observed_at = row.get("observed_at")
-        try:
-            moment = (
-                observed_at
-                if isinstance(observed_at, dt.datetime)
-                else dt.datetime.fromisoformat(str(observed_at))
-            )
-            if moment.tzinfo is None:
-                raise ValueError
-            if moment > latest:
-                problems.append(
-                    _error(
-                        number,
-                        "observed_at",
-                        "in_future",
-                        "observed_at is in the future",
-                        "观测时间晚于当前时间",
-                    )
-                )
-        except (TypeError, ValueError):
-            problems.append(
-                _error(
-                    number,
-                    "observed_at",
-                    "invalid_time",
-                    "ISO 8601 with UTC offset",
-                    "观测时间须为带时区的 ISO 8601 格式",
-                )
-            )
-            moment = now
-        if problems:
+            problems.append(_error(number, "gtin", "invalid"))
+        price = _price(row.get("price"))
+        if price is None:
+            problems.append(_error(number, "price", "invalid_price"))
+        moment = _moment(row.get("observed_at"))
+        if moment is None:
+            problems.append(_error(number, "observed_at", "invalid_time"))
+        elif moment > latest:
+            problems.append(_error(number, "observed_at", "in_future"))
+        if problems or price is None or moment is None:
             errors.extend(problems)
             continue
         platform = str(row.get("platform") or "").strip() or source

@@ -58,23 +58,28 @@ async def _count(session_maker, prefix: str) -> int:
 
 async def test_thousands_of_rows_in_one_request(client, signed_in, session_maker) -> None:
     prefix = f"K{uuid.uuid4().hex[:6]}"
-    rows = feed(prefix, 2_400, bad={7: {"price": "1.234"}, 2_000: {"source": "rumour"}})
+    rows = feed(
+        prefix,
+        2_400,
+        bad={7: {"price": "1.234"}, 2_000: {"source": "rumour"}, 2_001: {"url": "x\u0000y"}},
+    )
     operator = signed_in[OrgKind.OPERATOR]
     response = await client.post(IMPORT, json={"observations": rows}, headers=operator)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "done" and result["id"] is None
-    assert (result["accepted"], result["new"], result["rejected"]) == (2_398, 2_398, 2)
+    assert (result["accepted"], result["new"], result["rejected"]) == (2_397, 2_397, 3)
     assert {(e["row"], e["field"], e["code"]) for e in result["errors"]} == {
         (7, "price", "invalid_price"),
         (2_000, "source", "unknown_source"),
+        (2_001, "url", "invalid_character"),
     }
     assert all(e["message"] and e["message_zh"] for e in result["errors"])
     assert "价格" in next(e["message_zh"] for e in result["errors"] if e["row"] == 7)
     assert result["baselines_updated"] >= 800  # one per product and policy in use
     again = (await client.post(IMPORT, json={"observations": rows}, headers=operator)).json()
-    assert (again["accepted"], again["new"]) == (2_398, 0)  # a repeated import adds nothing
-    assert await _count(session_maker, prefix) == 2_398
+    assert (again["accepted"], again["new"]) == (2_397, 0)  # a repeated import adds nothing
+    assert await _count(session_maker, prefix) == 2_397
     async with session_maker() as session:
         baseline = (
             await session.scalars(
