@@ -4,6 +4,8 @@ jobs arq lost asked for again, stalled work resumed, Redis outages survived."""
 from __future__ import annotations
 
 import asyncio
+import io
+import random
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 from arq.connections import create_pool
 from arq.constants import job_key_prefix
 from arq.worker import func
+from PIL import Image
 from sqlalchemy import select, text
 
 from mall.auth.models import OrgKind
@@ -320,3 +323,122 @@ def test_mall_run_starts_a_dead_worker_again() -> None:
         time.sleep(0.05)
     assert child.restarts >= 2
     child.process.wait()
+
+
+def _picture() -> bytes:
+    """A product photo of its own (random colour blocks on white)."""
+    rng = random.Random(uuid.uuid4().int)
+    image = Image.new("RGB", (1000, 1000), "white")
+    for row in range(8):
+        for col in range(8):
+            x, y = 200 + col * 75, 200 + row * 75
+            image.paste(
+                (rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + 75, y + 75)
+            )
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def test_a_revision_left_submitted_is_reviewed_again(
+    client, make_account, login, session_maker, settings, database_url, redis_url, redis
+) -> None:
+    """Its review job is gone from Redis: a minute later the cron asks for it
+    again and the listing gets its decision; after three recorded failures it
+    is no longer asked for."""
+    from catalog.categories import seed_demo_categories
+    from catalog.models import ListingRevision
+    from mall.jobs.maintenance import requeue_stalled
+    from mall.listings.service import REVIEW_JOB
+
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    model = f"S{uuid.uuid4().hex[:6]}"
+    listing = (
+        await client.post(
+            "/api/v1/listings/",
+            headers=headers,
+            json={
+                "category_code": "A090101",
+                "brand": "得力",
+                "model": model,
+                "title": f"得力 {model} A4 复印纸 70g 500张/包",
+                "price": "23.50",
+                "unit": "包",
+                "attributes": {"幅面": "A4", "克重": 70, "每包张数": 500},
+            },
+        )
+    ).json()
+    uploaded = await client.post(
+        f"/api/v1/listings/{listing['id']}/images",
+        headers=headers,
+        files={"file": ("p.jpg", _picture(), "image/jpeg")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    submitted = await client.post(f"/api/v1/listings/{listing['id']}/submit", headers=headers)
+    assert submitted.status_code == 200, submitted.text
+    async with session_maker() as session, session.begin():
+        revision = (
+            await session.scalars(
+                select(ListingRevision)
+                .where(ListingRevision.listing_id == uuid.UUID(listing["id"]))
+                .order_by(ListingRevision.number.desc())
+            )
+        ).first()
+        revision_id = revision.id
+        assert revision.status == "submitted"
+        # A minute and more ago, and its job lost (as when Redis lost its data).
+        await session.execute(
+            text(
+                "UPDATE listing_revision SET updated_at = now() - interval '2 minutes'"
+                " WHERE id = :id"
+            ),
+            {"id": revision_id},
+        )
+    queue = settings.redis.queue_name
+    job_id = arq_job_id(queue, f"{REVIEW_JOB}:{revision_id}", 0)
+    await redis.zrem(queue, job_id)
+    await redis.delete(job_key_prefix + job_id)
+
+    pool = await create_pool(arq_redis_settings(redis_url), default_queue_name=queue)
+    relay = Relay(session_maker, arq_redis_settings(redis_url, retries=0), queue)
+    ctx = {"session_maker": session_maker, "queue_name": queue, "redis": pool}
+    try:
+        assert await requeue_stalled(ctx) >= 1
+        await relay.sweep()
+        await _burst(_worker(settings, database_url, redis_url))
+        shown = (await client.get(f"/api/v1/listings/{listing['id']}", headers=headers)).json()
+        assert shown["status"] != "submitted", shown
+
+        # A revision whose review failed for good three times is not asked for again.
+        async with session_maker() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE listing_revision SET status = 'submitted',"
+                    " updated_at = now() - interval '2 minutes' WHERE id = :id"
+                ),
+                {"id": revision_id},
+            )
+            for _ in range(3):
+                session.add(
+                    FailedJob(
+                        job_id=job_id,
+                        job_name=REVIEW_JOB,
+                        kwargs={},
+                        tries=5,
+                        error="ValueError: broken",
+                    )
+                )
+        await requeue_stalled(ctx)
+        async with session_maker() as session:
+            pending = await session.scalar(
+                select(OutboxJob.id).where(
+                    OutboxJob.job_id == f"{REVIEW_JOB}:{revision_id}",
+                    OutboxJob.enqueued_at.is_(None),
+                )
+            )
+        assert pending is None
+    finally:
+        await relay.close()
+        await pool.aclose()
