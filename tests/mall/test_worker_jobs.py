@@ -96,7 +96,8 @@ async def test_two_installations_on_one_redis_keep_their_jobs_and_crons_apart(
         queue = installation.redis.queue_name
         job_id = arq_job_id(queue, f"{notifications.DELIVER_JOB}:{key}", 0)
         assert await redis.zscore(queue, job_id) is not None, queue
-    await redis.delete(theirs.redis.queue_name)
+    theirs_id = arq_job_id(theirs.redis.queue_name, f"{notifications.DELIVER_JOB}:{key}", 0)
+    await redis.delete(theirs.redis.queue_name, job_key_prefix + theirs_id)
 
     crons = {
         installation.redis.queue_name: [
