@@ -443,3 +443,44 @@ async def test_a_revision_left_submitted_is_reviewed_again(
     finally:
         await relay.close()
         await pool.aclose()
+
+
+async def test_a_long_import_works_in_chunks_that_resume(
+    client, make_account, login, session_maker, settings
+) -> None:
+    """Past its time budget a run stops after a committed batch and asks for the
+    next run, which starts from the first row not done."""
+    from catalog.categories import seed_demo_categories
+    from mall.listings import imports
+
+    async with session_maker() as session, session.begin():
+        await seed_demo_categories(session)
+    headers = await login(await make_account(OrgKind.SUPPLIER))
+    header = (
+        "brand,model,title,price,unit,stock,energy_cert_no,attr:CPU型号,attr:内存容量,attr:硬盘容量"
+    )
+    lines = [header] + [f"联想,M{i},标题,not-a-price,台,1,,i5,16,512" for i in range(2_500)]
+    started = await client.post(
+        "/api/v1/listings/import",
+        headers=headers,
+        data={"category": "A02010104"},
+        files={"file": ("listings.csv", "\n".join(lines).encode(), "text/csv")},
+    )
+    import_id = uuid.UUID(started.json()["id"])
+    seen = []
+    for _ in range(5):
+        job = await imports.run(session_maker, settings, import_id, budget_seconds=0)
+        seen.append((job.status, job.rows_done))
+        if job.status == "done":
+            break
+    assert seen == [("running", 1000), ("running", 2000), ("done", 2500)]
+    async with session_maker() as session:
+        asked = set(
+            await session.scalars(
+                select(OutboxJob.job_id).where(OutboxJob.job_id.like(f"%:{import_id}:%"))
+            )
+        )
+    assert asked == {
+        f"{imports.IMPORT_JOB}:{import_id}:1000",
+        f"{imports.IMPORT_JOB}:{import_id}:2000",
+    }
