@@ -27,6 +27,7 @@ from mall.jobs.models import FailedJob, OutboxJob
 from mall.jobs.outbox import Relay, arq_job_id, enqueue_job, install_relay
 from mall.jobs.registry import MAX_TIMEOUT
 from mall.jobs.worker import (
+    ARQ_TIMEOUT_MARGIN,
     MallWorker,
     arq_redis_settings,
     create_worker,
@@ -167,6 +168,33 @@ async def test_a_job_that_fails_for_good_is_recorded_and_counted(
     assert failures.JOBS_FAILED.labels(job=name)._value.get() == before + 1
 
 
+async def test_a_job_past_its_time_limit_is_stopped_and_recorded(
+    session_maker, settings, database_url, redis_url
+) -> None:
+    async def slow(ctx: dict[str, Any]) -> None:
+        await asyncio.sleep(30)
+
+    name = f"test.slow.{uuid.uuid4().hex[:6]}"
+    worker = _worker(
+        settings,
+        database_url,
+        redis_url,
+        func(failures.retrying(name, slow, 5, 0.5), name=name, timeout=2.5),
+    )
+    pool = await create_pool(
+        arq_redis_settings(redis_url), default_queue_name=settings.redis.queue_name
+    )
+    try:
+        await pool.enqueue_job(name, _job_id=f"{settings.redis.queue_name}:{name}")
+        started = time.monotonic()
+        await _burst(worker)
+        assert time.monotonic() - started < 10
+    finally:
+        await pool.aclose()
+    [failed] = await _failures(session_maker, name)
+    assert failed.error == "TimeoutError: did not finish within 0.5 s"
+
+
 async def test_a_job_arq_lost_is_asked_for_again_from_the_outbox(
     session_maker, make_account, settings, database_url, redis_url, redis
 ) -> None:
@@ -250,7 +278,8 @@ def test_every_job_kind_resumes_within_a_minute_of_its_worker_dying(
     10 s; after a kill -9 another worker takes the job once that mark expires."""
     worker = create_worker(settings, database_url, redis_url, burst=True)
     assert all(
-        f.timeout_s is not None and f.timeout_s <= MAX_TIMEOUT for f in worker.functions.values()
+        f.timeout_s is not None and f.timeout_s <= MAX_TIMEOUT + ARQ_TIMEOUT_MARGIN
+        for f in worker.functions.values()
     )
     assert worker.in_progress_timeout_s <= 60
 
