@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
 import random
 import subprocess
 import sys
@@ -515,3 +517,31 @@ async def test_a_long_import_works_in_chunks_that_resume(
         f"{imports.IMPORT_JOB}:{import_id}:1000",
         f"{imports.IMPORT_JOB}:{import_id}:2000",
     }
+
+
+async def test_operators_list_failed_jobs_from_the_command_line(
+    session_maker, database_url, redis_url
+) -> None:
+    name = f"test.listed.{uuid.uuid4().hex[:6]}"
+    await failures.record_failure(
+        session_maker,
+        job_id=f"q:{name}",
+        job_name=name,
+        kwargs={"x": 1},
+        tries=5,
+        error="ValueError: 坏数据",
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mall", "jobs", "failed", "--limit", "500"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    listed = [json.loads(line) for line in result.stdout.splitlines()]
+    [ours] = [row for row in listed if row["job"] == name]
+    assert (ours["tries"], ours["kwargs"], ours["error"]) == (5, {"x": 1}, "ValueError: 坏数据")
+    assert "failed jobs in all" in result.stderr
