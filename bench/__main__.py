@@ -17,6 +17,7 @@ from bench import (
     price_scan,
     review_engine,
     search,
+    search_freshness,
     sla_sweep,
 )
 from bench.common import print_table, scratch_database, write_results
@@ -38,6 +39,7 @@ def main() -> None:
         results += decision_latency.run(database_url, redis_url)
         results += order_placing.run(database_url, redis_url)
         results += outbox_relay.run(database_url, redis_url)
+        results += search_freshness.run(database_url, redis_url)
     # Search loads a million listings of its own: a database of its own.
     with scratch_database() as (database_url, _redis_url):
         results += asyncio.run(search.run(database_url))

@@ -59,6 +59,7 @@ def clear_redis_prefix(redis_url: str, prefix: str) -> None:
         queued = [job.decode() for job in redis.zrange(f"{prefix}:queue", 0, -1)]
         keys = [f"arq:job:{job}" for job in queued]
         keys += list(redis.scan_iter(f"{prefix}:*", count=1000))
+        keys += list(redis.scan_iter(f"arq:*:{prefix}:queue:*", count=1000))
         for start in range(0, len(keys), 1000):
             redis.delete(*keys[start : start + 1000])
 

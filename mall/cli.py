@@ -100,6 +100,11 @@ def worker(burst: bool) -> None:
         if burst:
             create_worker(get_settings(), found.database_url, found.redis_url, burst=True).run()
             return
+        port = get_settings().jobs.worker_metrics_port
+        if port:
+            from prometheus_client import start_http_server
+
+            start_http_server(port, addr=get_settings().server.host)
         with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
             asyncio.run(run_worker(get_settings(), found.database_url, found.redis_url))
 

@@ -108,6 +108,10 @@ class JobSettings:
         default_factory=lambda: _env_int("MALL_OUTBOX_SWEEP_SECONDS", 10)
     )
     outbox_batch_size: int = field(default_factory=lambda: _env_int("MALL_OUTBOX_BATCH", 500))
+    # Where `mall worker` serves its Prometheus metrics (0: not served).
+    worker_metrics_port: int = field(
+        default_factory=lambda: _env_int("MALL_WORKER_METRICS_PORT", 0)
+    )
 
 
 @dataclass(frozen=True)

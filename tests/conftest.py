@@ -124,6 +124,8 @@ def _redis_left_clean(redis_url: str, settings: Settings) -> Iterator[None]:
         queued = [job.decode() for job in redis.zrange(settings.redis.queue_name, 0, -1)]
         keys = [f"arq:job:{job}" for job in queued]
         keys += list(redis.scan_iter(f"{prefix}:*", count=1000))
+        # arq's results and counters of this run's jobs (their ids begin with the queue's name).
+        keys += list(redis.scan_iter(f"arq:*:{settings.redis.queue_name}:*", count=1000))
         for start in range(0, len(keys), 1000):
             redis.delete(*keys[start : start + 1000])
 

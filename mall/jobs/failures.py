@@ -11,6 +11,7 @@ failed result too.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable
@@ -123,20 +124,30 @@ def describe(exc: BaseException) -> str:
 
 
 def retrying(
-    name: str, function: Callable[..., Awaitable[Any]], max_tries: int
+    name: str,
+    function: Callable[..., Awaitable[Any]],
+    max_tries: int,
+    timeout: float | None = None,
 ) -> Callable[..., Awaitable[Any]]:
     """``function`` as an arq job that retries transient errors and records
-    failures (see the module docstring)."""
+    failures (see the module docstring). With ``timeout``, a run that takes
+    longer is stopped and recorded as failed (arq's own limit, set a little
+    higher, would fail it without a record)."""
 
     @functools.wraps(function)
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        limit = asyncio.timeout(timeout)
         try:
-            return await function(ctx, *args, **kwargs)
+            async with limit:
+                return await function(ctx, *args, **kwargs)
         except Retry:
             raise
         except Exception as exc:
             job_try = int(ctx.get("job_try") or 1)
-            if is_transient(exc) and job_try < max_tries:
+            error = describe(exc)
+            if limit.expired():
+                error = f"TimeoutError: did not finish within {timeout} s"
+            elif is_transient(exc) and job_try < max_tries:
                 JOBS_RETRIED.labels(job=name).inc()
                 delay = backoff_seconds(job_try)
                 log.warning(
@@ -144,7 +155,7 @@ def retrying(
                     job=name,
                     try_=job_try,
                     in_seconds=round(delay, 2),
-                    error=describe(exc),
+                    error=error,
                 )
                 raise Retry(defer=delay) from exc
             await record_failure(
@@ -153,7 +164,7 @@ def retrying(
                 job_name=name,
                 kwargs=kwargs,
                 tries=job_try,
-                error=describe(exc),
+                error=error,
             )
             raise
 

@@ -37,8 +37,8 @@ log = structlog.get_logger("mall.outbox")
 _PENDING = "mall.outbox.pending"
 _relay: Relay | None = None
 
-# KEYS: the queue, then each job's job key and result key; ARGV: the score
-# (enqueue time), the job key's lifetime in ms, then each job's id and payload.
+# KEYS: the queue, then each job's job key and result key; ARGV: the job key's
+# lifetime in ms, then each job's score (when it may start), id and payload.
 # What ``ArqRedis.enqueue_job`` does for one job (queue it unless arq holds its
 # job or result key), for many jobs in one atomic call.
 _QUEUE_NEW_JOBS = """
@@ -46,13 +46,16 @@ local queued = 0
 for i = 1, (#KEYS - 1) / 2 do
     local job_key, result_key = KEYS[2 * i], KEYS[2 * i + 1]
     if redis.call('EXISTS', job_key, result_key) == 0 then
-        redis.call('PSETEX', job_key, ARGV[2], ARGV[2 * i + 2])
-        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2 * i + 1])
+        redis.call('PSETEX', job_key, ARGV[1], ARGV[3 * i + 1])
+        redis.call('ZADD', KEYS[1], ARGV[3 * i - 1], ARGV[3 * i])
         queued = queued + 1
     end
 end
 return queued
 """
+# arq starts due jobs in the order of their scores: a wake-up (a sync, cheap
+# and what freshness waits for) goes before the backlog, not behind it.
+_WAKE_UP_SCORE = 1
 
 _outbox = OutboxJob.__table__
 
@@ -232,11 +235,12 @@ class Relay:
         pool, script = await self._get_pool()
         now_ms = timestamp_ms()
         keys: list[str] = [self.queue_name]
-        args: list[str | bytes | int] = [now_ms, pool.expires_extra_ms]
+        args: list[str | bytes | int] = [pool.expires_extra_ms]
         for row in rows:
             job_id = arq_job_id(self.queue_name, row.job_id, row.id)
             keys += [job_key_prefix + job_id, result_key_prefix + job_id]
             args += [
+                _WAKE_UP_SCORE if job_id.endswith(f":{WAKE_UP}:{row.id}") else now_ms,
                 job_id,
                 serialize_job(
                     row.job_name, (), row.kwargs, None, now_ms, serializer=pool.job_serializer

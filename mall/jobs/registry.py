@@ -20,8 +20,9 @@ from typing import Any
 
 JobFunction = Callable[..., Awaitable[Any]]
 
-# With arq's 10 s margin, work abandoned by a dead worker resumes within a minute.
-MAX_TIMEOUT = 50
+# With the worker's 2 s backstop and arq's 10 s margin, work abandoned by a
+# dead worker resumes within a minute.
+MAX_TIMEOUT = 45
 DEFAULT_TIMEOUT = 30
 
 

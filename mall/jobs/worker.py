@@ -37,6 +37,9 @@ from mall.suppliers.jobs import lift_expired_suspensions, send_document_reminder
 log = structlog.get_logger("mall.worker")
 
 MAX_TRIES = 5
+# Each job stops itself at its own limit (and is recorded); arq's limit, a
+# little later, is only the backstop.
+ARQ_TIMEOUT_MARGIN = 2
 # Seconds between attempts to reach Redis again after the worker lost it.
 RECONNECT_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 
@@ -86,11 +89,11 @@ class MallWorker(Worker):
 def _cron(settings: Settings, coroutine: WorkerCoroutine, **when: Any) -> Any:
     name = coroutine.__name__  # type: ignore[attr-defined]
     return cron(
-        failures.retrying(name, coroutine, 1),
+        failures.retrying(name, coroutine, 1, DEFAULT_TIMEOUT),
         # arq's cron job id is "<name>:<time>": the queue's name makes it ours.
         name=f"{settings.redis.queue_name}:cron:{name}",
         unique=True,
-        timeout=DEFAULT_TIMEOUT,
+        timeout=DEFAULT_TIMEOUT + ARQ_TIMEOUT_MARGIN,
         **when,
     )
 
@@ -129,9 +132,9 @@ def worker_options(
     return {
         "functions": [
             func(
-                failures.retrying(name, kind.function, MAX_TRIES),
+                failures.retrying(name, kind.function, MAX_TRIES, kind.timeout),
                 name=name,
-                timeout=kind.timeout,
+                timeout=kind.timeout + ARQ_TIMEOUT_MARGIN,
                 max_tries=MAX_TRIES,
             )
             for name, kind in registered_jobs().items()
@@ -160,7 +163,7 @@ def worker_options(
         "max_tries": MAX_TRIES,
         # Idle workers look for new jobs ten times a second: decisions land quickly.
         "poll_delay": 0.1,
-        "job_timeout": DEFAULT_TIMEOUT,
+        "job_timeout": DEFAULT_TIMEOUT + ARQ_TIMEOUT_MARGIN,
     }
 
 

@@ -24,7 +24,7 @@ async def process_listing_image(ctx: dict[str, Any], image_id: str) -> str:
 IMPORT_BUDGET_SECONDS = 20
 
 
-@job(imports.IMPORT_JOB, timeout=50)
+@job(imports.IMPORT_JOB, timeout=45)
 async def import_listings(ctx: dict[str, Any], import_id: str) -> int:
     job = await imports.run(
         ctx["session_maker"], get_settings(), uuid.UUID(import_id), IMPORT_BUDGET_SECONDS

@@ -9,14 +9,14 @@ from mall.pricing import imports, service
 from mall.settings import get_settings
 
 
-@job(service.SCAN_JOB, timeout=50)
+@job(service.SCAN_JOB, timeout=45)
 async def run_price_scan(ctx: dict[str, Any], scan_id: str) -> int:
     async with ctx["session_maker"]() as session, session.begin():
         record = await service.run(session, get_settings(), scan_id=uuid.UUID(scan_id))
         return record.violations_opened if record else 0
 
 
-@job(service.RECOMPUTE_JOB, timeout=50)
+@job(service.RECOMPUTE_JOB, timeout=45)
 async def recompute_policy_baselines(ctx: dict[str, Any], category_code: str) -> int:
     async with ctx["session_maker"]() as session, session.begin():
         return await service.recompute_policy(session, category_code)
