@@ -507,3 +507,40 @@ async def test_submit_reaches_a_decision_through_the_worker(
         await worker.close()
     shown = (await client.get(f"{LISTINGS}{listing['id']}", headers=headers)).json()
     assert shown["status"] == "approved" and shown["on_sale"] is True
+
+
+async def test_titles_are_stored_without_invisible_characters_and_bypasses_are_caught(
+    client, demo_categories, make_account, login, session_maker, settings
+) -> None:
+    _, headers = await _supplier(make_account, login)
+    body = desktop()
+    body["title"] = f"联想 {body['model']} 國家級 台式计算机 最\u200b佳 电话139 0472 0001"
+    created = await client.post(LISTINGS, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    listing = created.json()
+    assert listing["revision"]["title"] == body["title"].replace("\u200b", "")
+    edited = await client.patch(
+        f"{LISTINGS}{listing['id']}",
+        json={"title": listing["revision"]["title"] + "\u2060\u00ad"},
+        headers=headers,
+    )
+    assert edited.json()["revision"]["title"] == listing["revision"]["title"]
+    await _with_image(client, headers, listing["id"], jpeg())
+    submitted = await client.post(f"{LISTINGS}{listing['id']}/submit", headers=headers)
+    assert await _review(session_maker, settings, submitted.json()["revision"]["id"]) == "rejected"
+    findings = (await client.get(f"{LISTINGS}{listing['id']}/review", headers=headers)).json()[
+        "findings"
+    ]
+    evidence = {f["rule_id"]: f["evidence"] for f in findings}
+    assert "國家級" in evidence["TITLE.ABSOLUTE_TERM"].split(",")
+    assert "最佳" in evidence["TITLE.ABSOLUTE_TERM"].split(",")
+    assert evidence["TITLE.CONTACT_INFO"] == "139 0472 0001"
+    [note] = [
+        n
+        for n in (await client.get("/api/v1/notifications/", headers=headers)).json()
+        if n["kind"] == "listing.rejected"
+    ]
+    assert listing["revision"]["title"][:30] in note["title_zh"]
+    assert listing["revision"]["title"][:30] in note["title_en"]
+    assert "absolute claims" in note["body_en"] and "contact details" in note["body_en"]
+    assert "绝对化用语" in note["body_zh"] and "绝对化用语" not in note["body_en"]
