@@ -143,7 +143,9 @@ async def test_place_order_snapshots_reserves_and_starts_clocks(
     assert [e["action"] for e in detail["timeline"]] == ["order.placed"]
     assert detail["allowed_actions"] == ["cancel"]
     notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()
-    assert "order.placed" in [n["kind"] for n in notes]
+    [note] = [n for n in notes if n["kind"] == "order.placed" and n["subject_id"] == order["id"]]
+    assert order["id"] in note["title_zh"] and order["id"] in note["title_en"]
+    assert "（含）前确认" in note["title_zh"] and "(inclusive)" in note["title_en"]
 
     # The snapshot stays when the listing's price changes later.
     async with session_maker() as session, session.begin():
