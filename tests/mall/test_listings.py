@@ -544,3 +544,68 @@ async def test_titles_are_stored_without_invisible_characters_and_bypasses_are_c
     assert listing["revision"]["title"][:30] in note["title_en"]
     assert "absolute claims" in note["body_en"] and "contact details" in note["body_en"]
     assert "绝对化用语" in note["body_zh"] and "绝对化用语" not in note["body_en"]
+
+
+async def test_applicants_read_the_category_tree_without_an_account(
+    client, demo_categories
+) -> None:
+    response = await client.get("/api/v1/public/categories")
+    assert response.status_code == 200, response.text
+    tree = response.json()
+    by_code = {c["code"]: c for c in tree}
+    desktop_pc = by_code["A02010104"]
+    assert desktop_pc["listable"] is True and desktop_pc["energy_cert_mandatory"] is True
+    assert desktop_pc["name_zh"] == "台式计算机"
+    # Every parent is in the tree and comes before its children.
+    order = [c["code"] for c in tree]
+    for node in tree:
+        if node["parent_code"] is not None:
+            assert order.index(node["parent_code"]) < order.index(node["code"])
+            assert by_code[node["parent_code"]]["listable"] is False
+    assert "attributes" not in desktop_pc and "price_policy_key" not in desktop_pc
+
+
+async def test_suppliers_read_the_active_ruleset(
+    client, demo_categories, make_account, login, signed_in
+) -> None:
+    _, headers = await _supplier(make_account, login)
+    builtin = (await client.get("/api/v1/rulesets/active", headers=headers)).json()
+    assert "国家级" in builtin["absolute_terms"] and "最新" in builtin["ordinary_words"]
+    assert {"TITLE.ABSOLUTE_TERM", "IMAGE.NONE"} <= {r["rule_id"] for r in builtin["rules"]}
+    operator = signed_in[OrgKind.OPERATOR]
+    version = f"terms-{uuid.uuid4().hex[:6]}"
+    created = await client.post(
+        "/api/v1/rulesets/",
+        json={
+            "version": version,
+            "settings": {
+                "title_max_length": 40,
+                "absolute_terms": ["国家级", "特供"],
+                "enabled": ["TITLE.ABSOLUTE_TERM", "TITLE.LENGTH", "IMAGE.NONE"],
+                "severities": {"IMAGE.NONE": "review"},
+            },
+        },
+        headers=operator,
+    )
+    await client.post(f"/api/v1/rulesets/{created.json()['id']}/activate", headers=operator)
+    try:
+        shown = await client.get("/api/v1/rulesets/active", headers=headers)
+        assert shown.status_code == 200, shown.text
+        active = shown.json()
+        assert active["version"] == version and active["activated_at"] is not None
+        assert active["title_max_length"] == 40 and active["title_min_length"] == 8
+        assert active["absolute_terms"] == ["国家级", "特供"]
+        assert {r["rule_id"]: r["severity"] for r in active["rules"]} == {
+            "TITLE.ABSOLUTE_TERM": "block",
+            "TITLE.LENGTH": "block",
+            "IMAGE.NONE": "review",
+        }
+        assert all(r["description"] for r in active["rules"])
+        assert (await client.get("/api/v1/rulesets/active")).status_code == 401
+    finally:
+        default = await client.post(
+            "/api/v1/rulesets/",
+            json={"version": f"builtin-copy-{uuid.uuid4().hex[:6]}", "settings": {}},
+            headers=operator,
+        )
+        await client.post(f"/api/v1/rulesets/{default.json()['id']}/activate", headers=operator)
