@@ -7,6 +7,7 @@ each product has a stable ``key``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -826,3 +827,36 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         {"适用机型": "TASKalfa 2020 2021", "容量": 430},
     ),
 )
+
+
+def product_image(product: DemoProduct, side: int = 800) -> bytes:
+    """A product photo of the demo product's own: a grid of colours, drawn from
+    its key, in the middle of a white background (JPEG, ``side`` pixels square).
+
+    Each product's picture is its own, so no two look alike to the
+    perceptual hash, and it meets the mall's image rules (size, white border).
+    """
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(hashlib.sha256(product.key.encode()).digest())  # noqa: S311 - not security
+    image = Image.new("RGB", (side, side), "white")
+    cell = (3 * side // 5) // 8
+    for row in range(8):
+        for col in range(8):
+            x, y = side // 5 + col * cell, side // 5 + row * cell
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            image.paste(colour, (x, y, x + cell, y + cell))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def certificate_no(product: DemoProduct) -> str:
+    """The energy-saving certificate number the demo product carries (its own,
+    or one drawn from its key for products entered without one)."""
+    if product.energy_cert_no:
+        return product.energy_cert_no
+    return "CQC-DEMO-" + hashlib.sha256(product.key.encode()).hexdigest()[:8].upper()
