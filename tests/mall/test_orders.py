@@ -599,7 +599,8 @@ async def test_partial_return_approved_restores_stock_once(
     assert actions.count("order_change_request.approved") == 1
     for headers in (parties.buyer, parties.seller):
         notes = (await client.get("/api/v1/notifications/", headers=headers)).json()
-        assert "order.change_approved" in [n["kind"] for n in notes]
+        approved = [n for n in notes if n["kind"] == "order.change_approved"]
+        assert approved and all(oid in n["title_zh"] and oid in n["title_en"] for n in approved)
     seen = (
         await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.seller)
     ).json()
