@@ -8,9 +8,13 @@ each product has a stable ``key``.
 from __future__ import annotations
 
 import hashlib
+import io
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 PC, LAPTOP, SERVER = "A02010104", "A02010105", "A02010103"
 INKJET, LASER, DOT = "A0201060101", "A0201060102", "A0201060104"
@@ -830,25 +834,23 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
 
 
 def product_image(product: DemoProduct, side: int = 800) -> bytes:
-    """A product photo of the demo product's own: a grid of colours, drawn from
-    its key, in the middle of a white background (JPEG, ``side`` pixels square).
+    """A product photo of the demo product's own: a few shapes, drawn from its
+    key, on a white background (JPEG, ``side`` pixels square).
 
     Each product's picture is its own, so no two look alike to the
-    perceptual hash, and it meets the mall's image rules (size, white border).
+    perceptual hash (nor like the test suites' grid pictures), and it meets
+    the mall's image rules (size, white border).
     """
-    import io
-    import random
-
-    from PIL import Image
-
     rng = random.Random(hashlib.sha256(product.key.encode()).digest())  # noqa: S311 - not security
     image = Image.new("RGB", (side, side), "white")
-    cell = (3 * side // 5) // 8
-    for row in range(8):
-        for col in range(8):
-            x, y = side // 5 + col * cell, side // 5 + row * cell
-            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-            image.paste(colour, (x, y, x + cell, y + cell))
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(4, 7)):
+        x0, y0 = rng.randrange(side // 10, side // 2), rng.randrange(side // 10, side // 2)
+        x1 = rng.randrange(x0 + side // 10, side * 9 // 10)
+        y1 = rng.randrange(y0 + side // 10, side * 9 // 10)
+        colour = (rng.randrange(200), rng.randrange(200), rng.randrange(200))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape((x0, y0, x1, y1), fill=colour)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
