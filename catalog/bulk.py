@@ -35,7 +35,7 @@ from review_rules import (
     evaluate,
     normalise_model,
 )
-from review_rules.text import normalise
+from review_rules.text import normalise, strip_invisible
 
 FIELDS = (
     "category_code",
@@ -191,7 +191,7 @@ def parse_row(  # noqa: PLR0912 - one flat check per column
         "after_sales",
     ):
         if cells.get(name):
-            content[name] = cells[name]
+            content[name] = strip_invisible(cells[name])
     limits = {
         "brand": 100,
         "model": 100,

@@ -7,9 +7,14 @@ each product has a stable ``key``.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 PC, LAPTOP, SERVER = "A02010104", "A02010105", "A02010103"
 INKJET, LASER, DOT = "A0201060101", "A0201060102", "A0201060104"
@@ -263,7 +268,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         MFP,
         "惠普",
         "LaserJet Pro MFP M126a",
-        "惠普（HP）M126a 黑白激光多功能一体机 打印复印扫描 A4 家用办公",
+        "惠普（HP）LaserJet Pro MFP M126a 黑白激光多功能一体机 打印复印扫描 A4 家用办公",
         "1399.00",
         "台",
         _printer(20, 功能="打印 复印 扫描"),
@@ -471,7 +476,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         MFP,
         "惠普",
         "LaserJet Pro MFP M232dw",
-        "惠普（HP）M232dw 黑白激光多功能一体机 自动双面 无线 打印复印扫描",
+        "惠普（HP）LaserJet Pro MFP M232dw 黑白激光多功能一体机 自动双面 无线 打印复印扫描",
         "1899.00",
         "台",
         _printer(30, 功能="打印 复印 扫描"),
@@ -512,7 +517,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         AIRCON,
         "格力",
         "KFR-35GW/NhGc1B",
-        "格力（GREE）云佳 1.5匹 变频冷暖 壁挂式空调 KFR-35GW 新一级能效",
+        "格力（GREE）云佳 1.5匹 变频冷暖 壁挂式空调 KFR-35GW/NhGc1B 新一级能效",
         "2899.00",
         "台",
         {"制冷量": 3500, "能效等级": "1级", "类型": "壁挂式", "变频": True},
@@ -523,7 +528,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         AIRCON,
         "格力",
         "KFR-72LW/NhAa1BAj",
-        "格力 3匹 柜式空调 KFR-72LW 变频冷暖 立式 一级能效 客厅办公室",
+        "格力 3匹 柜式空调 KFR-72LW/NhAa1BAj 变频冷暖 立式 一级能效 客厅办公室",
         "7999.00",
         "台",
         {"制冷量": 7200, "能效等级": "1级", "类型": "柜式", "变频": True},
@@ -534,7 +539,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         AIRCON,
         "美的",
         "KFR-35GW/N8XHC1",
-        "美的（Midea）酷省电 1.5匹 新一级能效 变频冷暖 壁挂式空调 KFR-35GW",
+        "美的（Midea）酷省电 1.5匹 新一级能效 变频冷暖 壁挂式空调 KFR-35GW/N8XHC1",
         "2699.00",
         "台",
         {"制冷量": 3500, "能效等级": "1级", "类型": "壁挂式", "变频": True},
@@ -545,7 +550,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         AIRCON,
         "美的",
         "KFR-51LW/N8MJA3",
-        "美的 2匹 立式柜机空调 KFR-51LW 变频冷暖 三级能效",
+        "美的 2匹 立式柜机空调 KFR-51LW/N8MJA3 变频冷暖 三级能效",
         "4599.00",
         "台",
         {"制冷量": 5100, "能效等级": "3级", "类型": "柜式", "变频": True},
@@ -555,7 +560,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         AIRCON,
         "海尔",
         "KFR-26GW/B1KBB81U1",
-        "海尔（Haier）大1匹 壁挂式空调 KFR-26GW 变频冷暖 一级能效 自清洁",
+        "海尔（Haier）大1匹 壁挂式空调 KFR-26GW/B1KBB81U1 变频冷暖 一级能效 自清洁",
         "2299.00",
         "台",
         {"制冷量": 2600, "能效等级": "1级", "类型": "壁挂式", "变频": True},
@@ -607,7 +612,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         CHAIR,
         "震旦",
         "MC-01",
-        "震旦（AURORA）实木会议椅 培训椅 办公椅 无扶手",
+        "震旦（AURORA）MC-01 实木会议椅 培训椅 办公椅 无扶手",
         "459.00",
         "把",
         {"材质": "实木", "扶手": False, "承重": 120},
@@ -648,7 +653,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         PAPER,
         "亚太森博",
         "百旺 A4 70g",
-        "亚太森博 百旺 A4 复印纸 70g 500张/包 8包/箱 双面打印纸",
+        "亚太森博 百旺 A4 70g 复印纸 500张/包 8包/箱 双面打印纸",
         "23.50",
         "包",
         _paper("A4", 70, packs=8),
@@ -658,7 +663,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         PAPER,
         "亚太森博",
         "新绿蓝 A4 80g",
-        "亚太森博 新绿蓝 A4 复印纸 80g 500张/包 高白度打印纸",
+        "亚太森博 新绿蓝 A4 80g 复印纸 500张/包 高白度打印纸",
         "28.80",
         "包",
         _paper("A4", 80),
@@ -668,7 +673,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         PAPER,
         "金光",
         "金旗舰 A4 70g",
-        "金光（APP）金旗舰 A4 复印纸 70g 500张/包 5包/箱 办公打印纸",
+        "金光（APP）金旗舰 A4 70g 复印纸 500张/包 5包/箱 办公打印纸",
         "25.50",
         "包",
         _paper("A4", 70),
@@ -678,7 +683,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         PAPER,
         "晨光",
         "APYVQ959",
-        "晨光（M&G）A4 复印纸 70g 500张/包 5包/箱 米黄护眼打印纸",
+        "晨光（M&G）APYVQ959 A4 复印纸 70g 500张/包 5包/箱 米黄护眼打印纸",
         "22.90",
         "包",
         _paper("A4", 70),
@@ -698,7 +703,7 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         PAPER,
         "得力",
         "7400-5",
-        "得力 A4 复印纸 70g 整箱装 500张×5包 2500张 办公白纸",
+        "得力 7400-5 A4 复印纸 70g 整箱装 500张×5包 2500张 办公白纸",
         "119.00",
         "箱",
         _paper("A4", 70),
@@ -826,3 +831,34 @@ DEMO_PRODUCTS: tuple[DemoProduct, ...] = (
         {"适用机型": "TASKalfa 2020 2021", "容量": 430},
     ),
 )
+
+
+def product_image(product: DemoProduct, side: int = 800) -> bytes:
+    """A product photo of the demo product's own: a few shapes, drawn from its
+    key, on a white background (JPEG, ``side`` pixels square).
+
+    Each product's picture is its own, so no two look alike to the
+    perceptual hash (nor like the test suites' grid pictures), and it meets
+    the mall's image rules (size, white border).
+    """
+    rng = random.Random(hashlib.sha256(product.key.encode()).digest())  # noqa: S311 - not security
+    image = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(4, 7)):
+        x0, y0 = rng.randrange(side // 10, side // 2), rng.randrange(side // 10, side // 2)
+        x1 = rng.randrange(x0 + side // 10, side * 9 // 10)
+        y1 = rng.randrange(y0 + side // 10, side * 9 // 10)
+        colour = (rng.randrange(200), rng.randrange(200), rng.randrange(200))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape((x0, y0, x1, y1), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def certificate_no(product: DemoProduct) -> str:
+    """The energy-saving certificate number the demo product carries (its own,
+    or one drawn from its key for products entered without one)."""
+    if product.energy_cert_no:
+        return product.energy_cert_no
+    return "CQC-DEMO-" + hashlib.sha256(product.key.encode()).hexdigest()[:8].upper()

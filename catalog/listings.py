@@ -21,7 +21,7 @@ from catalog import categories
 from catalog.errors import CatalogConflict, CatalogInvalid, CatalogNotFound
 from catalog.models import Listing, ListingRevision
 from review_rules import CategorySpec, attribute_problem, normalise_model
-from review_rules.text import normalise
+from review_rules.text import normalise, strip_invisible
 
 CONTENT_FIELDS = (
     "brand",
@@ -40,6 +40,17 @@ CONTENT_FIELDS = (
 )
 UNDER_REVIEW = ("submitted", "manual_review")
 DELETABLE = ("draft", "rejected", "withdrawn")
+# Text a buyer reads and the rules match: stored without invisible characters
+# (zero-width spaces and joiners, soft hyphens, direction marks), which only
+# ever serve to split a word for a matcher.
+VISIBLE_TEXT_FIELDS = ("brand", "model", "title", "unit", "manufacturer", "after_sales")
+
+
+def without_invisible(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its text fields stripped of invisible characters."""
+    return data | {
+        k: strip_invisible(v) for k in VISIBLE_TEXT_FIELDS if isinstance(v := data.get(k), str)
+    }
 
 
 def _now() -> dt.datetime:
@@ -95,6 +106,7 @@ async def create(
             title="请选择末级品目",
             errors=[{"field": "category_code", "message": "not a leaf category"}],
         )
+    data = without_invisible(data)
     check_content(categories.to_spec(category), data)
     listing = Listing(supplier_id=supplier_id, category_code=category.code, status="draft")
     session.add(listing)
@@ -228,6 +240,7 @@ async def edit(
     Stock is not reviewed content: a change of the stock alone is made in place,
     on the live revision and on the newest one, and returns a ``StockChange``.
     """
+    changes = without_invisible(changes)
     listing = await get_owned(session, supplier_id, listing_id, lock=True)
     latest = await current(session, listing)
     if set(changes) == {"stock"}:

@@ -10,15 +10,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils import uuid7
 
+from catalog import images as image_tools
 from catalog.categories import seed_demo_categories
-from catalog.demo_catalogue import DEMO_PRODUCTS
-from catalog.models import Listing, ListingRevision
+from catalog.demo_catalogue import DEMO_PRODUCTS, DemoProduct, certificate_no, product_image
+from catalog.models import Category, Listing, ListingImage, ListingRevision
 from catalog.search import sync
 from mall import audit
 from mall.auth.accounts import create_user
 from mall.auth.models import Organisation, OrgKind, User
 from mall.search import service as search
 from mall.settings import get_settings
+from mall.storage import FileStore
 from review_rules.text import normalise, normalise_model
 
 
@@ -88,7 +90,9 @@ async def seed_demo_listings(session: AsyncSession) -> int:
 
     The listings are entered as approved, as an operator's migration of an
     existing catalogue would be; one audit event records it. Their search
-    documents are built at once.
+    documents are built at once. Each obeys the mall's rules as a supplier's
+    listing must: a product photo on white, and the energy-saving certificate
+    number where its category requires one.
     """
     emails = [a.email for a in DEMO_ACCOUNTS if a.kind is OrgKind.SUPPLIER]
     found = dict(
@@ -107,6 +111,10 @@ async def seed_demo_listings(session: AsyncSession) -> int:
         ).all()
     )
     now = dt.datetime.now(dt.UTC)
+    store = FileStore(get_settings().mall.files_dir)
+    needs_certificate = dict(
+        (await session.execute(select(Category.code, Category.energy_cert_mandatory))).all()
+    )
     added = 0
     for n, product in enumerate(DEMO_PRODUCTS):
         supplier = suppliers[n % len(suppliers)]
@@ -144,11 +152,14 @@ async def seed_demo_listings(session: AsyncSession) -> int:
                 stock=100,
                 warranty_months=12,
                 after_sales="全国联保，7×24小时服务热线",
-                energy_cert_no=product.energy_cert_no,
+                energy_cert_no=certificate_no(product)
+                if needs_certificate.get(product.category)
+                else product.energy_cert_no,
                 submitted_at=now,
                 decided_at=now,
             )
         )
+        session.add(_demo_image(store, product, listing_id, supplier))
         added += 1
     if added:
         await session.execute(
@@ -166,3 +177,25 @@ async def seed_demo_listings(session: AsyncSession) -> int:
         while await sync.sync_dirty(session, search.backends(session, get_settings()), 1000):
             pass
     return added
+
+
+def _demo_image(
+    store: FileStore, product: DemoProduct, listing_id: uuid.UUID, supplier_id: uuid.UUID
+) -> ListingImage:
+    """The product's photo, stored and measured as the image job would."""
+    content = product_image(product)
+    processed = image_tools.process(content)
+    return ListingImage(
+        listing_id=listing_id,
+        supplier_id=supplier_id,
+        position=0,
+        status="ready",
+        original_sha256=store.put(content),
+        sha256=store.put(processed.content),
+        media_type=processed.media_type,
+        width=processed.width,
+        height=processed.height,
+        phash=processed.phash,
+        border_whiteness=processed.border_whiteness,
+        thumbnails={str(size): store.put(data) for size, data in processed.thumbnails.items()},
+    )

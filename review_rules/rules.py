@@ -14,6 +14,15 @@ from review_rules.model import AttributeSpec, ListingFacts, Severity
 from review_rules.registry import Context, Hit, rule
 from review_rules.text import contact_details, normalise, normalise_model
 
+# What a supplier's status is called, for the messages (the status itself is the evidence).
+_STATUS_NAMES = {
+    "active": ("正常", "active"),
+    "pending": ("待审核", "awaiting verification"),
+    "suspended": ("暂停交易", "suspended"),
+    "expelled": ("禁入", "barred"),
+    "withdrawn": ("已退出", "withdrawn"),
+    "rejected": ("未通过审核", "rejected"),
+}
 _DOCUMENT_NAMES_ZH = {
     "business_licence": "营业执照",
     "financial_report": "财务报告",
@@ -27,12 +36,14 @@ _DOCUMENT_NAMES_ZH = {
 @rule("SUPPLIER.NOT_ACTIVE", Severity.BLOCK)
 def supplier_not_active(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
     """Only an active supplier may publish."""
-    if facts.supplier.status != "active":
+    status = facts.supplier.status
+    if status != "active":
+        name_zh, name_en = _STATUS_NAMES.get(status, ("非正常", "not active"))
         yield Hit(
             "supplier",
-            facts.supplier.status,
-            f"供应商当前状态为{facts.supplier.status}，不能发布商品",
-            f"The supplier is {facts.supplier.status} and cannot publish.",
+            status,
+            f"供应商当前状态为“{name_zh}”，不能发布商品",
+            f"The supplier is {name_en} and cannot publish.",
         )
 
 
@@ -62,7 +73,8 @@ def document_expired(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
             "supplier",
             ",".join(kinds),
             f"资质文件缺失或已过期：{names}，请更新后再发布",
-            f"Qualification documents missing or expired: {', '.join(kinds)}.",
+            "Qualification documents missing or expired: "
+            f"{', '.join(k.replace('_', ' ') for k in kinds)}.",
         )
 
 
@@ -86,12 +98,13 @@ def title_length(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
 @rule("TITLE.ABSOLUTE_TERM", Severity.BLOCK)
 def absolute_term(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
     """No absolute or superlative claims (Advertising Law art. 9(3) and the mall's list)."""
-    terms = ctx.absolute_terms.find(facts.title)
-    if terms:
+    found = ctx.absolute_terms.find_quoted(facts.title)
+    if found:
+        terms = [term for term, _ in found]
         listed = "、".join(terms)
         yield Hit(
             "title",
-            ",".join(terms),
+            ",".join(quoted for _, quoted in found),
             f"标题含有绝对化用语：{listed}（《广告法》第九条）",
             f"The title makes absolute claims: {', '.join(terms)} (Advertising Law art. 9).",
         )
@@ -248,12 +261,14 @@ def image_reused(facts: ListingFacts, ctx: Context) -> Iterator[Hit]:
         if r.distance <= limit and r.other_supplier_id != facts.supplier.supplier_id
     ]
     if close:
+        # Another supplier's listing is not the supplier's to know (it may not be
+        # public): the finding says whose image it is, not which listing.
         nearest = min(close, key=lambda r: r.distance)
         yield Hit(
             "images",
-            f"{nearest.other_listing_id}:{nearest.distance}",
+            f"distance={nearest.distance}",
             "商品图片与其他供应商的商品图片高度相似，需人工核实",
-            f"An image closely matches another supplier's listing {nearest.other_listing_id}.",
+            "An image closely matches another supplier's image; a person will check it.",
         )
 
 

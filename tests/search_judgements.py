@@ -116,6 +116,21 @@ JUDGEMENTS: dict[str, dict[str, int]] = {
     "齐心 A4 80g": {"comix-a4-80g": 2},
     "兄弟 粉盒": {"brother-tn-2325": 2},
     "Epson LQ-630K": {"epson-lq-630k": 2},
+    # Model numbers as purchasers type them: a prefix, a brand alias with the
+    # model, a typo, a letter O for a zero.
+    "M404": {"hp-m404dn": 2, **M404_SUPPLIES},
+    "HP M404": {"hp-m404dn": 2, "hp-cf276a": 1},
+    "惠普 M404": {"hp-m404dn": 2, "hp-cf276a": 1},
+    "M404dm": {"hp-m404dn": 2},
+    "M4O4dn": {"hp-m404dn": 2},
+    "HP M4O4dn": {"hp-m404dn": 2},
+    "HP M404dm": {"hp-m404dn": 2},
+    "惠普 M4O4dn": {"hp-m404dn": 2},
+    "LBP29OO": {"canon-lbp2900": 2, "canon-crg-912": 1},
+    "canon LBP2900": {"canon-lbp2900": 2, "canon-crg-912": 1},
+    "Lenovo M437": {"lenovo-m437": 2},
+    "得力 P2500": {"deli-p2500dnw": 2},
+    "ThinkPad E15": {"lenovo-thinkpad-e14": 2},
 }
 
 

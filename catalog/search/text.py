@@ -36,6 +36,10 @@ MAX_SEGMENTS = 12
 
 
 _WHOLE_TOKEN = re.compile(r"[^\W_]+")
+# A letter O typed for a zero beside a digit (M4O4dn, LBP29OO).
+_O_FOR_ZERO = re.compile(r"(?<=\d)o+|o+(?=\d)")
+# A model number typed with a wrong last letter still finds its model (M404dm).
+TYPO_MIN_CHARS = 5
 
 
 def warm_up() -> None:
@@ -78,9 +82,22 @@ def query_segments(query: str) -> list[str]:
     return list(segments)[:MAX_SEGMENTS]
 
 
+def zero_for_o(word: str) -> str:
+    """``m4o4dn`` → ``m404dn``: letters O beside digits read as zeros."""
+    return _O_FOR_ZERO.sub(lambda m: "0" * len(m.group()), word) if "o" in word else word
+
+
 def model_candidates(query: str) -> list[str]:
     """Normalised model numbers the query may name: each Latin-digit run with a
-    digit, and runs joined with their neighbours (``M404 dn`` → ``m404dn``)."""
+    digit, and runs joined with their neighbours (``M404 dn`` → ``m404dn``),
+    each also with letters O beside digits read as zeros."""
+    found = _model_candidates(query)
+    for model in list(found):
+        found.setdefault(zero_for_o(model), None)
+    return list(found)[:8]
+
+
+def _model_candidates(query: str) -> dict[str, None]:
     runs = [t for t in re.split(r"[^0-9a-z]+", normalise(query)) if t]
     found: dict[str, None] = {}
     whole = normalise_model(query)
@@ -97,7 +114,7 @@ def model_candidates(query: str) -> list[str]:
                 and all(_HAS_DIGIT.search(p) or len(p) <= 3 for p in parts)
             ):
                 found.setdefault(joined, None)
-    return list(found)[:8]
+    return found
 
 
 def _alternatives(word: str, synonyms: Mapping[str, Iterable[str]]) -> list[tuple[str, ...]]:
@@ -146,26 +163,51 @@ def query_groups(query: str, synonyms: Mapping[str, Iterable[str]]) -> list[list
                 run.append(segments[i + len(run)])
             joined = "".join(run)
             if len(run) > 1 and _HAS_DIGIT.search(joined):
-                groups.append([tuple(run), (joined,)])
+                group = [tuple(run), (joined,)]
                 i += len(run)
             else:
-                groups.append([(segments[i],)])
+                group = [(segments[i],)]
                 i += 1
+            fixed = tuple(zero_for_o(w) for w in group[0])
+            if fixed != group[0]:
+                group.append(fixed)
+                if len(fixed) > 1:
+                    group.append(("".join(fixed),))
+            groups.append(group)
     return groups[:MAX_SEGMENTS]
+
+
+def _model_word(word: str) -> bool:
+    """A Latin-digit word with a digit: part of a model number, matched as a prefix."""
+    return len(word) >= 3 and bool(_LATIN_RUN.match(word)) and bool(_HAS_DIGIT.search(word))
+
+
+def _tsquery_word(word: str, relaxed: bool) -> str:
+    """A word as a tsquery operand: a model number's part also finds longer
+    ones (``m404`` finds ``m404dn``); relaxed, a long one also finds those with
+    another last letter (``m404dm`` finds ``m404dn``)."""
+    if not _model_word(word):
+        return word
+    if relaxed and len(word) >= TYPO_MIN_CHARS and _model_word(word[:-1]):
+        return f"({word}:* | {word[:-1]}:*)"
+    return f"{word}:*"
 
 
 def to_tsquery(groups: Sequence[Sequence[tuple[str, ...]]], *, all_required: bool = True) -> str:
     """A ``to_tsquery('simple', …)`` text: groups joined by & (or |), alternatives by |.
 
     Words hold only letters, digits, CJK characters and dots (see ``_clean``),
-    so no tsquery operator can come from the user.
+    so no tsquery operator can come from the user; the prefix marks (``:*``)
+    are added here, to model-number words only.
     """
     joiner = " & " if all_required else " | "
     parts = []
     for group in groups:
         options = []
         for words in group:
-            kept = [w for w in words if w and not _NOT_TOKEN.search(w)]
+            kept = [
+                _tsquery_word(w, not all_required) for w in words if w and not _NOT_TOKEN.search(w)
+            ]
             if kept:
                 options.append(kept[0] if len(kept) == 1 else "(" + " & ".join(kept) + ")")
         if options:

@@ -39,6 +39,7 @@ from mall.pricing import service as monitor
 from mall.sla.models import SlaClock
 from mall.storage import FileStore
 from pricing_monitor.policy import DEFAULT_POLICY_KEY
+from review_rules import RULES
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Positive, at most 2 decimals and below 10^10: checked by the catalogue (msgspec has no
@@ -1014,6 +1015,28 @@ def _ruleset_out(stored: StoredRuleset) -> RulesetOut:
     )
 
 
+class ActiveRuleOut(msgspec.Struct):
+    rule_id: str
+    severity: str  # block | review | info, as the active ruleset sets it
+    description: str
+
+
+class ActiveRulesetOut(msgspec.Struct):
+    """What a supplier's listings are reviewed against now."""
+
+    version: str
+    activated_at: dt.datetime | None  # None: the built-in ruleset (none stored is active)
+    title_min_length: int
+    title_max_length: int
+    min_image_side_px: int
+    white_border_min: float
+    image_reuse_max_distance: int
+    abnormally_low_pct: Decimal
+    absolute_terms: list[str]
+    ordinary_words: list[str]
+    rules: list[ActiveRuleOut]
+
+
 class RulesetController(Controller):
     path = "/api/v1/rulesets"
     tags = ["rulesets"]
@@ -1025,6 +1048,38 @@ class RulesetController(Controller):
             await db_session.scalars(select(StoredRuleset).order_by(StoredRuleset.created_at))
         ).all()
         return [_ruleset_out(r) for r in rows]
+
+    @get(
+        "/active",
+        guards=[signed_in],
+        summary="The active ruleset: thresholds, forbidden terms and the rules that run",
+    )
+    async def active(self, db_session: DbSession) -> ActiveRulesetOut:
+        ruleset = await review.active_ruleset(db_session)
+        activated_at = await db_session.scalar(
+            select(StoredRuleset.activated_at).where(StoredRuleset.active.is_(True))
+        )
+        return ActiveRulesetOut(
+            version=ruleset.version,
+            activated_at=activated_at,
+            title_min_length=ruleset.title_min_length,
+            title_max_length=ruleset.title_max_length,
+            min_image_side_px=ruleset.min_image_side_px,
+            white_border_min=ruleset.white_border_min,
+            image_reuse_max_distance=ruleset.image_reuse_max_distance,
+            abnormally_low_pct=ruleset.abnormally_low_pct,
+            absolute_terms=list(ruleset.absolute_terms),
+            ordinary_words=list(ruleset.ordinary_words),
+            rules=[
+                ActiveRuleOut(
+                    rule_id=rule_id,
+                    severity=ruleset.severity_of(rule_id, rule.severity).value,
+                    description=rule.doc,
+                )
+                for rule_id, rule in RULES.items()
+                if ruleset.runs(rule_id)
+            ],
+        )
 
     @post(
         "/",

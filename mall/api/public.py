@@ -21,6 +21,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
 from mall.api.audit import PublicAuditController
+from catalog import categories as catalog_categories
 from mall.api.cases import (
     AttachmentOut,
     AttachmentUpload,
@@ -222,6 +223,17 @@ def _supplier(profile: disclosure.SupplierProfile, *, full: bool) -> PublicSuppl
     )
 
 
+class PublicCategoryOut(msgspec.Struct):
+    """One node of the procurement catalogue; the tree is given by ``parent_code``."""
+
+    code: str
+    parent_code: str | None
+    name_zh: str
+    name_en: str
+    listable: bool  # a leaf: listings go here
+    energy_cert_mandatory: bool
+
+
 class PublicController(Controller):
     path = "/"
     tags = ["public disclosure"]
@@ -371,6 +383,23 @@ class PublicController(Controller):
             offset=pagination.offset,
         )
         return pagination.page_of([_penalty(p, k, org.name) for p, k, org in rows])
+
+    @get(
+        "/categories",
+        summary="The procurement catalogue as a tree (parents before children), for applicants",
+    )
+    async def categories(self, db_session: DbSession) -> list[PublicCategoryOut]:
+        return [
+            PublicCategoryOut(
+                code=c.code,
+                parent_code=c.parent_code,
+                name_zh=c.name_zh,
+                name_en=c.name_en,
+                listable=c.listable,
+                energy_cert_mandatory=c.energy_cert_mandatory,
+            )
+            for c in await catalog_categories.list_all(db_session)
+        ]
 
     @get("/penalties/catalogue", summary="The catalogue of dishonest behaviours")
     async def catalogue(self, db_session: DbSession) -> list[PenaltyKindOut]:

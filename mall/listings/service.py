@@ -48,6 +48,15 @@ REJECTION_CODES = {
     "DUPLICATE": "重复铺货",
     "OTHER": "其他",
 }
+REJECTION_CODES_EN = {
+    "FALSE_INFORMATION": "false information",
+    "PROHIBITED_CLAIM": "prohibited advertising claims",
+    "PRICE_TOO_HIGH": "price above the market",
+    "POOR_IMAGES": "images do not meet the requirements",
+    "WRONG_CATEGORY": "wrong category",
+    "DUPLICATE": "duplicate listing",
+    "OTHER": "other",
+}
 
 
 def _revision_summary(revision: ListingRevision) -> dict[str, Any]:
@@ -210,12 +219,16 @@ async def delist(
         note=reason,
     )
     if supplier_id is None:
+        shown = await listings.revision(
+            session, listing.live_revision_id or listing.current_revision_id
+        )
+        name = shown.title[:30] if shown else str(listing.id)
         await notify(
             session,
             org_id=listing.supplier_id,
             kind="listing.delisted",
-            title_zh="商品已被运营机构下架",
-            title_en="An operator delisted your listing",
+            title_zh=f"商品“{name}”已被运营机构下架",
+            title_en=f"An operator delisted your listing “{name}”",
             body_zh=reason,
             body_en=reason,
             subject=("listing", listing.id),
@@ -381,29 +394,41 @@ async def review_revision(
             session,
             revision,
             decision.outcome.value,
-            [f.message_zh for f in decision.findings if f.severity.value == "block"],
+            [
+                (f.message_zh, f.message_en)
+                for f in decision.findings
+                if f.severity.value == "block"
+            ],
         )
     return decision.outcome.value
 
 
 async def _notify_outcome(
-    session: AsyncSession, revision: ListingRevision, outcome: str, reasons: list[str]
+    session: AsyncSession,
+    revision: ListingRevision,
+    outcome: str,
+    reasons: list[tuple[str, str]],
 ) -> None:
+    """Tell the supplier, naming the listing; ``reasons`` are (Chinese, English) pairs."""
+    name = revision.title[:30]
     if outcome == "approved":
         title_zh, title_en = (
-            f"商品“{revision.title[:30]}”已通过审核并上架",
-            "Your listing is approved and on sale",
+            f"商品“{name}”已通过审核并上架",
+            f"Your listing “{name}” is approved and on sale",
         )
     else:
-        title_zh, title_en = f"商品“{revision.title[:30]}”未通过审核", "Your listing was rejected"
+        title_zh, title_en = (
+            f"商品“{name}”未通过审核",
+            f"Your listing “{name}” was rejected",
+        )
     await notify(
         session,
         org_id=revision.supplier_id,
         kind=f"listing.{outcome}",
         title_zh=title_zh,
         title_en=title_en,
-        body_zh="；".join(reasons),
-        body_en="; ".join(reasons),
+        body_zh="；".join(zh for zh, _ in reasons),
+        body_en="; ".join(en for _, en in reasons),
         subject=("listing", revision.listing_id),
     )
 
@@ -535,6 +560,7 @@ async def decide_manually(
         session,
         revision,
         outcome,
-        [REJECTION_CODES[c] for c in reason_codes] + ([note] if note else []),
+        [(REJECTION_CODES[c], REJECTION_CODES_EN[c]) for c in reason_codes]
+        + ([(note, note)] if note else []),
     )
     return stored

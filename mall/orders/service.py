@@ -34,6 +34,7 @@ from mall.calendar.core import WorkCalendar
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.service import DELIVER_JOB, notify
+from mall.notifications.texts import deadline_en, deadline_zh
 from mall.orders.models import (
     ORDER_STATUSES,
     OrderChangeRequest,
@@ -508,8 +509,10 @@ async def place(
                 "clock_provisional": [d.provisional for d in deadlines],
                 "key_id": key_id,
                 "note_id": note_id,
-                "note_title_zh": f"新订单待确认：{total} 元",
-                "note_title_en": f"New order to confirm: CNY {total}",
+                "note_title_zh": f"新订单 {order.id} 待确认：{total} 元，"
+                f"请于 {deadline_zh(deadlines[0].due_at)}前确认",
+                "note_title_en": f"New order {order.id} to confirm: CNY {total},"
+                f" by {deadline_en(deadlines[0].due_at)}",
                 "note_body_zh": "；".join(f"{x.title} × {x.quantity}{x.unit}" for x in lines),
                 "note_body_en": "; ".join(f"{x.title} x {x.quantity} {x.unit}" for x in lines),
             },
@@ -929,8 +932,8 @@ async def transition(
         session,
         org_id=_counterpart(order, principal.org_kind),
         kind=f"order.{step.target}",
-        title_zh=step.title_zh,
-        title_en=f"Order {step.target.replace('_', ' ')}",
+        title_zh=f"{step.title_zh}：订单 {order.id}",
+        title_en=f"Order {order.id} {step.target.replace('_', ' ')}",
         body_zh=reason or "",
         body_en=reason or "",
         subject=(SUBJECT, order.id),

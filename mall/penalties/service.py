@@ -28,6 +28,7 @@ from mall.cases.models import Case
 from mall.db import violates
 from mall.errors import ConflictError, InvalidError, NotFoundError
 from mall.notifications.service import notify
+from mall.notifications.texts import deadline_en, deadline_zh
 from mall.penalties import score as credit_score
 from mall.penalties.models import Penalty, PenaltyKind
 from mall.settings import get_settings
@@ -179,8 +180,8 @@ async def apply(
         kind="penalty.applied",
         title_zh=f"失信行为处理：{kind.name_zh}（{sanction_zh}，扣 {kind.points} 分）",
         title_en=f"Penalty: {kind.name_en} ({sanction_en}, {kind.points} points)",
-        body_zh=f"{reason}。如有异议，请于 {appeal.due_at:%Y-%m-%d %H:%M} 前提出。",
-        body_en=f"{reason}. You may appeal until {appeal.due_at.isoformat()}.",
+        body_zh=f"{reason}。如有异议，请于 {deadline_zh(appeal.due_at)}前提出。",
+        body_en=f"{reason}. You may appeal by {deadline_en(appeal.due_at)}.",
         subject=("penalty", penalty.id),
     )
     return penalty

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import Category, Listing
+from catalog.models import Category, Listing, ListingRevision
 from mall import audit
 from mall.auth.principal import Principal
 from mall.calendar.service import load_calendar
@@ -23,6 +23,7 @@ from mall.errors import ConflictError, NotFoundError
 from mall.jobs.outbox import enqueue_job
 from mall.notifications.models import Notification
 from mall.notifications.service import notify
+from mall.notifications.texts import deadline_en, deadline_zh
 from mall.penalties import service as penalties
 from mall.settings import Settings
 from mall.sla import service as sla
@@ -150,8 +151,11 @@ async def run(
             },
         )
         counts: dict[uuid.UUID, int] = {}
-        for _, _, supplier in result.opened:
+        first: dict[uuid.UUID, uuid.UUID] = {}
+        for _, listing, supplier in result.opened:
             counts[supplier] = counts.get(supplier, 0) + 1
+            first.setdefault(supplier, listing)
+        titles = await _live_titles(session, list(first.values()))
         await session.execute(
             Notification.__table__.insert(),
             [
@@ -159,10 +163,7 @@ async def run(
                     "id": uuid.uuid4(),
                     "org_id": supplier,
                     "kind": "pricing.violation_opened",
-                    "title_zh": f"{n} 件商品价格高于市场价，请在 {due.due_at.date()} 前调整",
-                    "title_en": f"{n} listing(s) above market; adjust by {due.due_at.date()}",
-                    "body_zh": "逾期未整改的商品将被下架并记录信用。",
-                    "body_en": "Unremedied listings are delisted and recorded.",
+                    **_violation_notice(titles.get(first[supplier], ""), n, due.due_at),
                     "subject_type": "price_violation",
                     "created_at": now,
                     "updated_at": now,
@@ -244,6 +245,31 @@ async def violations(
     return [(row[0], row[1]) for row in await session.execute(query)]
 
 
+async def _live_titles(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The titles of these listings' live revisions (one query)."""
+    rows = await session.execute(
+        select(Listing.id, ListingRevision.title)
+        .join(ListingRevision, ListingRevision.id == Listing.live_revision_id)
+        .where(Listing.id.in_(ids))
+    )
+    return {listing_id: title for listing_id, title in rows.all()}
+
+
+def _violation_notice(title: str, n: int, due_at: dt.datetime) -> dict[str, str]:
+    """A supplier's notice of listings priced above the market: which, and until when."""
+    name = title[:30]
+    what_zh = f"商品“{name}”" if n == 1 else f"商品“{name}”等 {n} 件商品"
+    what_en = (
+        f"Your listing “{name}” is" if n == 1 else f"Your listing “{name}” and {n - 1} more are"
+    )
+    return {
+        "title_zh": f"{what_zh}价格高于市场价，请于 {deadline_zh(due_at)}前调整",
+        "title_en": f"{what_en} priced above the market; adjust by {deadline_en(due_at)}",
+        "body_zh": "逾期未整改的商品将被下架并记录信用。",
+        "body_en": "Listings not remedied in time are delisted and recorded in the credit record.",
+    }
+
+
 async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = None) -> int:
     """Violations still open when their price_fix clock runs out: the listing is
     delisted, the violation closed as unremedied, and an operator case records
@@ -308,12 +334,13 @@ async def enforce_deadlines(session: AsyncSession, now: dt.datetime | None = Non
             operator_case_id=matter.id,
             now=now,
         )
+        name = (await _live_titles(session, [violation.listing_id])).get(violation.listing_id, "")
         await notify(
             session,
             org_id=violation.supplier_id,
             kind="pricing.violation_unremedied",
-            title_zh="商品因价格逾期未整改已被下架",
-            title_en="A listing was delisted: price not remedied in time",
+            title_zh=f"商品“{name[:30]}”因价格逾期未整改已被下架",
+            title_en=f"Your listing “{name[:30]}” was delisted: its price was not remedied in time",
             body_zh=f"偏离市场基准价 {violation.deviation_pct}%",
             body_en=f"{violation.deviation_pct}% above the baseline",
             subject=("listing", violation.listing_id),

@@ -45,6 +45,17 @@ KIND_NAMES_ZH = {
     "case_acceptance": "案件受理",
     "case_resolution": "案件办结",
 }
+# What a clock is about, as a breach notice names it in Chinese.
+SUBJECT_NAMES_ZH = {
+    "order": "订单",
+    "order_change_request": "退回/终止申请",
+    "supplier_application": "入驻申请",
+    "listing_revision": "商品审核",
+    "price_violation": "价格违规",
+    "case": "案件",
+    "penalty": "处理决定",
+    "spot_check": "抽查",
+}
 
 
 def _now() -> dt.datetime:
@@ -287,6 +298,7 @@ _SWEEP_SQL = text(
         RETURNING id, kind, subject_type, subject_id, responsible_org_id
     ), ranked AS (
         SELECT b.*, coalesce(CAST(:kind_names AS jsonb) ->> b.kind, b.kind) AS kind_zh,
+               coalesce(CAST(:subject_names AS jsonb) ->> b.subject_type, '事项') AS subject_zh,
                row_number() OVER (PARTITION BY responsible_org_id ORDER BY kind, subject_id) AS rn,
                count(*) OVER (PARTITION BY responsible_org_id) AS n
         FROM breached b
@@ -296,11 +308,11 @@ _SWEEP_SQL = text(
                                   subject_type, created_at, updated_at)
         SELECT gen_random_uuid(), responsible_org_id, 'sla.breached',
                max(n) || ' 项办理时限已超期', max(n) || ' deadline(s) missed',
-               string_agg(kind_zh || '（' || subject_type || ' ' || subject_id || '）', '、'
+               string_agg(kind_zh || '（' || subject_zh || ' ' || subject_id || '）', '、'
                           ORDER BY rn) FILTER (WHERE rn <= 20)
                    || CASE WHEN max(n) > 20 THEN ' 等 ' || max(n) || ' 项' ELSE '' END,
-               string_agg(kind || ' (' || subject_type || ' ' || subject_id || ')', ', '
-                          ORDER BY rn) FILTER (WHERE rn <= 20)
+               string_agg(replace(kind, '_', ' ') || ' (' || replace(subject_type, '_', ' ')
+                          || ' ' || subject_id || ')', ', ' ORDER BY rn) FILTER (WHERE rn <= 20)
                    || CASE WHEN max(n) > 20 THEN ' and ' || (max(n) - 20) || ' more' ELSE '' END,
                'sla_clock', :now, :now
         FROM ranked
@@ -325,7 +337,14 @@ async def sweep(session: AsyncSession, now: dt.datetime | None = None) -> SweepR
     and append one audit event naming every clock breached."""
     now = now or _now()
     row = (
-        await session.execute(_SWEEP_SQL, {"now": now, "kind_names": json.dumps(KIND_NAMES_ZH)})
+        await session.execute(
+            _SWEEP_SQL,
+            {
+                "now": now,
+                "kind_names": json.dumps(KIND_NAMES_ZH),
+                "subject_names": json.dumps(SUBJECT_NAMES_ZH),
+            },
+        )
     ).one()
     breached, by_kind, notified = int(row.breached), dict(row.by_kind), int(row.notified)
     if not breached:
@@ -367,7 +386,7 @@ async def _escalate(
 ) -> None:
     """One escalation notice to each active operator organisation."""
     summary_zh = "；".join(f"{KIND_NAMES_ZH.get(k, k)} {n} 项" for k, n in sorted(by_kind.items()))
-    summary_en = "; ".join(f"{k}: {n}" for k, n in sorted(by_kind.items()))
+    summary_en = "; ".join(f"{k.replace('_', ' ')}: {n}" for k, n in sorted(by_kind.items()))
     operators = (
         await session.scalars(
             select(Organisation.id).where(

@@ -49,6 +49,14 @@ REJECTION_CODES = {
     "CATEGORY_NOT_OFFERED": "申请品目不在卖场范围",
     "OTHER": "其他",
 }
+REJECTION_CODES_EN = {
+    "INCOMPLETE_INFORMATION": "incomplete information",
+    "FALSE_INFORMATION": "false information",
+    "CREDIT_LIST": "on a list of dishonest parties",
+    "NOT_QUALIFIED": "does not meet the conditions to join",
+    "CATEGORY_NOT_OFFERED": "categories applied for are not offered by the mall",
+    "OTHER": "other",
+}
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _CATEGORY = re.compile(r"^[ABC]\d{0,12}$")
 _REGION = re.compile(r"^\d{6}$")
@@ -365,8 +373,8 @@ async def _reject(
         kind="supplier_application.rejected",
         title_zh="您的入驻申请未通过审核",
         title_en="Your application was rejected",
-        body_zh=reason,
-        body_en=", ".join(codes),
+        body_zh="；".join([*(REJECTION_CODES.get(c, c) for c in codes), reason]),
+        body_en="; ".join([*(REJECTION_CODES_EN.get(c, c) for c in codes), reason]),
         subject=(SUBJECT, application.id),
     )
 

@@ -12,6 +12,7 @@ S, P, O, R = OrgKind.SUPPLIER, OrgKind.PURCHASER, OrgKind.OPERATOR, OrgKind.REGU
 MATRIX = [
     ("GET", "/api/v1/me", None, {S, P, O, R}),
     ("GET", "/api/v1/notifications/", None, {S, P, O, R}),
+    ("GET", "/api/v1/rulesets/active", None, {S, P, O, R}),
     ("GET", "/api/v1/auth/api-tokens/", None, {S, O}),
     ("POST", "/api/v1/auth/api-tokens/", {"name": "guard test"}, {S, O}),
     ("GET", "/api/v1/audit/events", None, {O, R}),

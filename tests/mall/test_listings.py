@@ -507,3 +507,105 @@ async def test_submit_reaches_a_decision_through_the_worker(
         await worker.close()
     shown = (await client.get(f"{LISTINGS}{listing['id']}", headers=headers)).json()
     assert shown["status"] == "approved" and shown["on_sale"] is True
+
+
+async def test_titles_are_stored_without_invisible_characters_and_bypasses_are_caught(
+    client, demo_categories, make_account, login, session_maker, settings
+) -> None:
+    _, headers = await _supplier(make_account, login)
+    body = desktop()
+    body["title"] = f"联想 {body['model']} 國家級 台式计算机 最\u200b佳 电话139 0472 0001"
+    created = await client.post(LISTINGS, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    listing = created.json()
+    assert listing["revision"]["title"] == body["title"].replace("\u200b", "")
+    edited = await client.patch(
+        f"{LISTINGS}{listing['id']}",
+        json={"title": listing["revision"]["title"] + "\u2060\u00ad"},
+        headers=headers,
+    )
+    assert edited.json()["revision"]["title"] == listing["revision"]["title"]
+    await _with_image(client, headers, listing["id"], jpeg())
+    submitted = await client.post(f"{LISTINGS}{listing['id']}/submit", headers=headers)
+    assert await _review(session_maker, settings, submitted.json()["revision"]["id"]) == "rejected"
+    findings = (await client.get(f"{LISTINGS}{listing['id']}/review", headers=headers)).json()[
+        "findings"
+    ]
+    evidence = {f["rule_id"]: f["evidence"] for f in findings}
+    assert "國家級" in evidence["TITLE.ABSOLUTE_TERM"].split(",")
+    assert "最佳" in evidence["TITLE.ABSOLUTE_TERM"].split(",")
+    assert evidence["TITLE.CONTACT_INFO"] == "139 0472 0001"
+    [note] = [
+        n
+        for n in (await client.get("/api/v1/notifications/", headers=headers)).json()
+        if n["kind"] == "listing.rejected"
+    ]
+    assert listing["revision"]["title"][:30] in note["title_zh"]
+    assert listing["revision"]["title"][:30] in note["title_en"]
+    assert "absolute claims" in note["body_en"] and "contact details" in note["body_en"]
+    assert "绝对化用语" in note["body_zh"] and "绝对化用语" not in note["body_en"]
+
+
+async def test_applicants_read_the_category_tree_without_an_account(
+    client, demo_categories
+) -> None:
+    response = await client.get("/api/v1/public/categories")
+    assert response.status_code == 200, response.text
+    tree = response.json()
+    by_code = {c["code"]: c for c in tree}
+    desktop_pc = by_code["A02010104"]
+    assert desktop_pc["listable"] is True and desktop_pc["energy_cert_mandatory"] is True
+    assert desktop_pc["name_zh"] == "台式计算机"
+    # Every parent is in the tree and comes before its children.
+    order = [c["code"] for c in tree]
+    for node in tree:
+        if node["parent_code"] is not None:
+            assert order.index(node["parent_code"]) < order.index(node["code"])
+            assert by_code[node["parent_code"]]["listable"] is False
+    assert "attributes" not in desktop_pc and "price_policy_key" not in desktop_pc
+
+
+async def test_suppliers_read_the_active_ruleset(
+    client, demo_categories, make_account, login, signed_in
+) -> None:
+    _, headers = await _supplier(make_account, login)
+    builtin = (await client.get("/api/v1/rulesets/active", headers=headers)).json()
+    assert "国家级" in builtin["absolute_terms"] and "最新" in builtin["ordinary_words"]
+    assert {"TITLE.ABSOLUTE_TERM", "IMAGE.NONE"} <= {r["rule_id"] for r in builtin["rules"]}
+    operator = signed_in[OrgKind.OPERATOR]
+    version = f"terms-{uuid.uuid4().hex[:6]}"
+    created = await client.post(
+        "/api/v1/rulesets/",
+        json={
+            "version": version,
+            "settings": {
+                "title_max_length": 40,
+                "absolute_terms": ["国家级", "特供"],
+                "enabled": ["TITLE.ABSOLUTE_TERM", "TITLE.LENGTH", "IMAGE.NONE"],
+                "severities": {"IMAGE.NONE": "review"},
+            },
+        },
+        headers=operator,
+    )
+    await client.post(f"/api/v1/rulesets/{created.json()['id']}/activate", headers=operator)
+    try:
+        shown = await client.get("/api/v1/rulesets/active", headers=headers)
+        assert shown.status_code == 200, shown.text
+        active = shown.json()
+        assert active["version"] == version and active["activated_at"] is not None
+        assert active["title_max_length"] == 40 and active["title_min_length"] == 8
+        assert active["absolute_terms"] == ["国家级", "特供"]
+        assert {r["rule_id"]: r["severity"] for r in active["rules"]} == {
+            "TITLE.ABSOLUTE_TERM": "block",
+            "TITLE.LENGTH": "block",
+            "IMAGE.NONE": "review",
+        }
+        assert all(r["description"] for r in active["rules"])
+        assert (await client.get("/api/v1/rulesets/active")).status_code == 401
+    finally:
+        default = await client.post(
+            "/api/v1/rulesets/",
+            json={"version": f"builtin-copy-{uuid.uuid4().hex[:6]}", "settings": {}},
+            headers=operator,
+        )
+        await client.post(f"/api/v1/rulesets/{default.json()['id']}/activate", headers=operator)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from mall.auth.models import OrgKind
-from mall.notifications import service
+from mall.calendar.core import SHANGHAI
+from mall.notifications import service, texts
 
 
 async def test_visibility_and_read(client, make_account, login, session_maker) -> None:
@@ -45,3 +48,14 @@ async def test_new_api_token_notifies_the_organisation(client, make_account, log
         for n in (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
     ]
     assert kinds == ["security.api_token_created"]
+
+
+def test_a_deadline_is_shown_as_its_last_day_included() -> None:
+    due = dt.datetime(2026, 12, 10, tzinfo=SHANGHAI)  # 24:00 of 9 December
+    assert texts.last_day(due) == dt.date(2026, 12, 9)
+    assert texts.last_day(due.astimezone(dt.UTC)) == dt.date(2026, 12, 9)
+    assert texts.deadline_zh(due) == "2026-12-09（含）"
+    assert texts.deadline_en(due) == "2026-12-09 (inclusive)"
+    assert texts.last_day(dt.datetime(2026, 12, 10, 15, 30, tzinfo=SHANGHAI)) == dt.date(
+        2026, 12, 10
+    )

@@ -143,7 +143,9 @@ async def test_place_order_snapshots_reserves_and_starts_clocks(
     assert [e["action"] for e in detail["timeline"]] == ["order.placed"]
     assert detail["allowed_actions"] == ["cancel"]
     notes = (await client.get("/api/v1/notifications/", headers=parties.seller)).json()["items"]
-    assert "order.placed" in [n["kind"] for n in notes]
+    [note] = [n for n in notes if n["kind"] == "order.placed" and n["subject_id"] == order["id"]]
+    assert order["id"] in note["title_zh"] and order["id"] in note["title_en"]
+    assert "（含）前确认" in note["title_zh"] and "(inclusive)" in note["title_en"]
 
     # The snapshot stays when the listing's price changes later.
     async with session_maker() as session, session.begin():
@@ -604,7 +606,8 @@ async def test_partial_return_approved_restores_stock_once(
     assert actions.count("order_change_request.approved") == 1
     for headers in (parties.buyer, parties.seller):
         notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
-        assert "order.change_approved" in [n["kind"] for n in notes]
+        approved = [n for n in notes if n["kind"] == "order.change_approved"]
+        assert approved and all(oid in n["title_zh"] and oid in n["title_en"] for n in approved)
     seen = (
         await client.get(f"{ORDERS}/{oid}/change-requests/{cid}", headers=parties.seller)
     ).json()

@@ -16,6 +16,7 @@ from support import put_on_sale
 
 from catalog.models import Listing
 from mall.auth.models import Organisation, OrgKind
+from mall.calendar.core import SHANGHAI
 from mall.penalties import score
 from mall.penalties.jobs import expire_penalties
 from mall.penalties.models import Penalty
@@ -138,7 +139,13 @@ async def test_suspension_is_published_and_lifts_itself(
     assert history["score"] == "80.0" and history["grade"] == "B"
     assert [p["id"] for p in history["penalties"]] == [penalty["id"]]
     notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
-    assert "penalty.applied" in [n["kind"] for n in notes]
+    [note] = [n for n in notes if n["kind"] == "penalty.applied"]
+    appeal_last = (
+        dt.datetime.fromisoformat(penalty["appeal_until"]).astimezone(SHANGHAI)
+        - dt.timedelta(microseconds=1)
+    ).date()
+    assert f"请于 {appeal_last.isoformat()}（含）前提出" in note["body_zh"]
+    assert f"appeal by {appeal_last.isoformat()} (inclusive)" in note["body_en"]
     assert (
         await client.get(f"/api/v1/credit/suppliers/{org_id}", headers=signed_in[OrgKind.REGULATOR])
     ).json()["score"] == "80.0"

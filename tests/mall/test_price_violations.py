@@ -14,6 +14,7 @@ from catalog.categories import seed_demo_categories
 from catalog.models import Listing, ListingRevision
 from mall.audit.models import AuditEvent
 from mall.auth.models import OrgKind
+from mall.calendar.core import SHANGHAI
 from mall.listings import service as flow
 from mall.penalties.models import Penalty
 from mall.pricing import service as monitor
@@ -111,7 +112,13 @@ async def test_violation_lifecycle(
         await client.get("/api/v1/pricing/violations", headers=signed_in[OrgKind.PURCHASER])
     ).status_code == 403
     notes = (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
-    assert "pricing.violation_opened" in [n["kind"] for n in notes]
+    [note] = [n for n in notes if n["kind"] == "pricing.violation_opened"]
+    # The notice names the listing and the last day included (the day before due_at).
+    last = (dt.datetime.fromisoformat(violation["due_at"]).astimezone(SHANGHAI)).date()
+    last -= dt.timedelta(days=1)
+    assert listing["revision"]["title"][:30] in note["title_zh"]
+    assert f"请于 {last.isoformat()}（含）前调整" in note["title_zh"]
+    assert f"by {last.isoformat()} (inclusive)" in note["title_en"]
 
     # A second scan opens nothing new for the same listing.
     again = await _scan(session_maker, settings, listing_id=uuid.UUID(listing["id"]))

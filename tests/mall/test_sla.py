@@ -150,6 +150,9 @@ async def test_sweep_breaches_once_and_notifies(session_maker, settings, make_ac
     assert len(supplier_notes) == 1 and late in supplier_notes[0].body_en
     assert supplier_notes[0].title_zh == "1 项办理时限已超期"
     assert "供应商入驻审核" in supplier_notes[0].body_zh
+    # The Chinese body names the subject in Chinese, the English one in English.
+    assert "test_subject" not in supplier_notes[0].body_zh
+    assert "supplier verification (test subject" in supplier_notes[0].body_en
     assert len(operator_notes) >= 1
     # The second sweep left the breached clock alone (other tests' clocks may still breach).
     assert second.breached <= first.breached

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mall.audit.models import AuditEvent
 from mall.auth.models import Organisation, OrgKind, User, supplier_category
 from mall.calendar.core import SHANGHAI
+from mall.notifications.models import Notification
 from mall.sla.models import SlaClock
 from mall.suppliers import commitment
 from mall.suppliers.jobs import recheck_suppliers_against_credit_lists
@@ -257,7 +258,7 @@ async def test_credit_list_rejects_at_registration(client, signed_in) -> None:
     assert rejection["credit_hit"]["source"] == "最高人民法院失信被执行人名单"
 
 
-async def test_a_listed_applicant_cannot_be_approved(client, signed_in) -> None:
+async def test_a_listed_applicant_cannot_be_approved(client, signed_in, session_maker) -> None:
     body = application()
     created = (await client.post(APPLY, json=body)).json()
     operator = signed_in[OrgKind.OPERATOR]
@@ -284,6 +285,17 @@ async def test_a_listed_applicant_cannot_be_approved(client, signed_in) -> None:
         headers=operator,
     )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    async with session_maker() as session:
+        note = (
+            await session.scalars(
+                select(Notification).where(
+                    Notification.kind == "supplier_application.rejected",
+                    Notification.subject_id == created["id"],
+                )
+            )
+        ).one()
+    assert note.body_zh.startswith("列入失信名单；") and "CREDIT_LIST" not in note.body_en
+    assert note.body_en.startswith("on a list of dishonest parties")
 
 
 async def test_list_update_suspends_an_active_supplier(client, signed_in, session_maker) -> None:

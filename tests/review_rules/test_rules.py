@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 
 import pytest
@@ -329,3 +330,94 @@ def test_the_engine_never_raises_and_the_outcome_follows_the_findings(facts: Lis
     assert RULE_ERROR not in {f.rule_id for f in decision.findings}, decision.findings
     assert decision.outcome is outcome_of(decision.findings)
     assert evaluate(facts) == decision  # a function of the facts
+
+
+# ---------------------------------------------------------------- folded spellings
+
+
+@pytest.mark.parametrize(
+    ("title", "term", "quoted"),
+    [
+        ("联想 启天M437 國家級 台式计算机 节能", "国家级", "國家級"),
+        ("联想 启天M437 国\u200b家\u200d级 台式计算机", "国家级", "国\u200b家\u200d级"),
+        ("联想 启天M437 台式计算机 最\ufeff佳选择", "最佳", "最\ufeff佳"),
+        ("联想 启天M437 台式计算机 好评１００％", "100%", "１００％"),
+        ("联想 启天M437 台式計算機 頂級配置", "顶级", "頂級"),
+    ],
+)
+def test_absolute_terms_are_found_in_any_spelling(title: str, term: str, quoted: str) -> None:
+    [finding] = [f for f in evaluate(change(title=title)).findings if f.severity is Severity.BLOCK]
+    assert finding.rule_id == "TITLE.ABSOLUTE_TERM"
+    assert term in finding.message_zh and term in finding.message_en
+    assert quoted in finding.evidence.split(",")  # what the supplier wrote
+
+
+@pytest.mark.parametrize(
+    ("title", "quoted"),
+    [
+        ("联想 启天M437 台式计算机 电话139 0472 0001", "139 0472 0001"),
+        ("联想 启天M437 台式计算机 电话139-0472-0001", "139-0472-0001"),
+        ("联想 启天M437 台式计算机 电话１３９０４７２０００１", "１３９０４７２０００１"),
+        ("联想 启天M437 台式计算机 电话1\u200b3904720001", "1\u200b3904720001"),
+        ("联想 启天M437 台式计算机 0471 - 6543210", "0471 - 6543210"),
+    ],
+)
+def test_phone_numbers_are_found_across_separators(title: str, quoted: str) -> None:
+    [finding] = [f for f in evaluate(change(title=title)).findings if f.severity is Severity.BLOCK]
+    assert finding.rule_id == "TITLE.CONTACT_INFO"
+    assert finding.evidence == quoted
+
+
+def test_specifications_with_separated_digits_are_not_phone_numbers() -> None:
+    for title in (
+        "联想 启天M437 台式计算机 i5-12500/16G/512G SSD",
+        "联想 启天M437 台式计算机 23.8英寸 1920×1080",
+        "联想 启天M437 台式计算机 2024 款 3 年保修",
+    ):
+        assert evaluate(change(title=title)).findings == (), title
+
+
+def test_ordinary_words_still_cover_terms_in_traditional_script() -> None:
+    assert evaluate(change(title="联想 启天M437 台式计算机 最新款 第一代")).findings == ()
+    assert evaluate(change(title="联想 启天M437 台式計算機 最新款 第一代")).findings == ()
+
+
+def test_supplier_status_is_named_in_each_language() -> None:
+    [finding] = evaluate(
+        change(supplier=SupplierFacts("S1", "pending", all_categories=True))
+    ).findings
+    assert finding.evidence == "pending"
+    assert "pending" not in finding.message_zh and "待审核" in finding.message_zh
+    assert "awaiting verification" in finding.message_en
+
+
+def test_a_reused_image_finding_does_not_name_the_other_listing() -> None:
+    facts = change(reused_images=(ImageReuse("S2", "L-OTHER-SUPPLIER", 2),))
+    [finding] = evaluate(facts).findings
+    assert finding.rule_id == "IMAGE.REUSED_FROM_OTHER_SUPPLIER"
+    assert "L-OTHER-SUPPLIER" not in f"{finding.evidence}{finding.message_zh}{finding.message_en}"
+    assert "another supplier" in finding.message_en
+
+
+def _has_latin_letters(text: str) -> bool:
+    return any("a" <= c.lower() <= "z" for c in text)
+
+
+def test_every_message_speaks_its_language() -> None:
+    """Chinese messages carry no English words and English ones no Chinese,
+    except the values quoted from the listing (its title, brand, model, unit,
+    attributes, category) and the evidence."""
+    samples = [change(**changes) for _, changes, _ in CASES]
+    samples.append(change(supplier=SupplierFacts("S1", "expelled", all_categories=True)))
+    for facts in samples:
+        for finding in evaluate(facts).findings:
+            quoted = [facts.brand, facts.model, facts.unit, facts.category.code, facts.title]
+            quoted += [str(v) for v in facts.attributes.values()]
+            quoted += [a.name for a in facts.category.attributes]
+            quoted += [v for a in facts.category.attributes for v in a.allowed_values]
+            quoted += re.split(r"[,:= ]", finding.evidence)
+            zh, en = finding.message_zh, finding.message_en
+            for value in sorted((q for q in quoted if q), key=len, reverse=True):
+                zh, en = zh.replace(value, ""), en.replace(value, "")
+            assert not re.search(r"[A-Za-z]{2,}", zh), finding
+            assert not re.search(r"[\u4e00-\u9fff]", en), finding
