@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
@@ -48,6 +48,7 @@ from mall.api.stats import StatsController
 from mall.api.suppliers import CreditListController, OperatorSupplierController, SupplierController
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
+from mall.boundary import InputGuardMiddleware, MallRequest
 from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.worker import arq_redis_settings
@@ -104,9 +105,6 @@ def create_app(
         before_send_handler="autocommit",
         create_all=False,
     )
-    prometheus = PrometheusConfig(
-        app_name="mall", prefix="mall", group_path=True, excluded_http_methods=[]
-    )
     state = State(
         {
             "settings": settings,
@@ -122,7 +120,8 @@ def create_app(
             ),
         }
     )
-    return Litestar(
+    app = Litestar(
+        request_class=MallRequest,
         route_handlers=[
             health,
             ready,
@@ -156,8 +155,7 @@ def create_app(
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[
-            RequestContextMiddleware,
-            prometheus.middleware,
+            InputGuardMiddleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
         ],
         stores={
@@ -177,3 +175,7 @@ def create_app(
         state=state,
         debug=settings.server.debug,
     )
+    # Outside Litestar's own exception handling, so that the access log and the
+    # metrics see every answer as sent, unrouted paths and middleware errors too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

@@ -1,11 +1,29 @@
 """Parsing query values whose names are not Python names (``from``, ``to``),
-so that errors name the field the caller sent."""
+so that errors name the field the caller sent; and the bounded integer types
+every request schema uses, so that no integer reaches a column it overflows."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
+
+import msgspec
+from litestar.params import QueryParameter
 
 from mall.errors import InvalidError
+
+INT4_MAX = 2**31 - 1
+INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+
+# An integer stored in an ``integer`` (int4) column, never negative: counts,
+# quantities, stock, sizes.
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX)]
+# Any integer a ``bigint`` (int8) holds, e.g. inside a JSON attribute.
+Int8 = Annotated[int, msgspec.Meta(ge=INT8_MIN, le=INT8_MAX)]
+# ``offset`` of a list: PostgreSQL's OFFSET is a bigint.
+Offset = Annotated[int, QueryParameter(ge=0, le=INT8_MAX)]
+# A bigint row id sent as a query value (a cursor).
+RowId = Annotated[int, QueryParameter(ge=1, le=INT8_MAX)]
 
 
 def _invalid(field: str, expected: str, value: str) -> InvalidError:

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.params import Offset
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.errors import InvalidError
@@ -292,7 +293,7 @@ class PricingController(Controller):
         db_session: DbSession,
         category: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[UnmatchedOut]:
         principal = current_principal(request)
         supplier = str(principal.org_id) if principal.is_kind(OrgKind.SUPPLIER) else None

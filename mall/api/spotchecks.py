@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from mall.api.deps import DbSession
+from mall.api.params import Offset
 from mall.auth.guards import current_principal, requires
 from mall.auth.models import OrgKind
 from mall.spotchecks import service
@@ -130,7 +131,7 @@ class SpotCheckController(Controller):
         self,
         db_session: DbSession,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[SpotCheckOut]:
         return [
             spot_check_out(c, await service.items_of(db_session, c.id))
