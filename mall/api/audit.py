@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mall import audit
 from mall.api.deps import DbSession
-from mall.api.params import RowId
+from mall.api.params import Cursor
 from mall.audit.models import AuditEvent
 from mall.auth.guards import operators_and_regulators
 
@@ -58,7 +58,7 @@ class AuditController(Controller):
         subject_type: FromQuery[str | None] = None,
         subject_id: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
-        before_id: RowId | None = None,
+        before_id: Cursor = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[AuditEventOut]:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)

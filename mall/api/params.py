@@ -22,8 +22,8 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX)]
 Int8 = Annotated[int, msgspec.Meta(ge=INT8_MIN, le=INT8_MAX)]
 # ``offset`` of a list: PostgreSQL's OFFSET is a bigint.
 Offset = Annotated[int, QueryParameter(ge=0, le=INT8_MAX)]
-# A bigint row id sent as a query value (a cursor).
-RowId = Annotated[int, QueryParameter(ge=1, le=INT8_MAX)]
+# A bigint row id sent as an optional query value (a cursor).
+Cursor = Annotated[int | None, QueryParameter(ge=1, le=INT8_MAX)]
 
 
 def _invalid(field: str, expected: str, value: str) -> InvalidError:

@@ -102,6 +102,11 @@ async def test_offset_beyond_int8_is_422(client, signed_in) -> None:
     )
     assert response.status_code == 422, response.text
     assert _field_error(response)["field"] == "offset"
+    cursor = await client.get(
+        f"/api/v1/audit/events?before_id={2**63}", headers=signed_in[OrgKind.OPERATOR]
+    )
+    assert cursor.status_code == 422, cursor.text
+    assert _field_error(cursor)["field"] == "before_id"
 
 
 def _integer_schemas(schema: Any, spec: dict[str, Any], path: str, seen: set[str], bound=None):
