@@ -122,11 +122,10 @@ def _integer_schemas(schema: Any, spec: dict[str, Any], path: str, seen: set[str
                     spec["components"]["schemas"][name], spec, name, seen | {name}
                 )
             return
-        if schema.get("type") == "integer" or (
-            isinstance(schema.get("type"), list) and "integer" in schema["type"]
-        ):
-            if "enum" not in schema:  # an enumeration is bounded by its values
-                yield path, bound
+        types = schema.get("type")
+        is_integer = types == "integer" or (isinstance(types, list) and "integer" in types)
+        if is_integer and "enum" not in schema:  # an enumeration is bounded by its values
+            yield path, bound
         for key, value in schema.items():
             if key == "properties":
                 for prop, sub in value.items():
