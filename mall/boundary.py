@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Request
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.serialization import decode_json
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -127,7 +128,7 @@ class InputGuardMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             query = scope.get("query_string", b"")
             if b"%00" in query or b"\x00" in query:
                 pairs = parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)

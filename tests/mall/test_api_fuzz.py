@@ -84,6 +84,7 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
     from mall.app import create_app
 
     name = f"mall_fuzz_{uuid.uuid4().hex[:10]}"
+    fuzz_prefix = f"{settings.redis.key_prefix}-fuzz"
     admin_sql(servers.admin_database_url, f'CREATE DATABASE "{name}"')
     database_url = with_database(servers.admin_database_url, name)
     server = None
@@ -91,9 +92,13 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
     try:
         in_thread(migrate.upgrade, database_url)
         accounts = in_thread(asyncio.run, _create_accounts(database_url))
-        # The public rate limit would answer most public requests 429.
+        # The public rate limit would answer most public requests 429; a Redis
+        # prefix (and so a job queue) of its own keeps the jobs the run enqueues
+        # from the workers other tests start.
         roomy = dataclasses.replace(
-            settings, mall=dataclasses.replace(settings.mall, public_requests_per_minute=100_000)
+            settings,
+            mall=dataclasses.replace(settings.mall, public_requests_per_minute=100_000),
+            redis=dataclasses.replace(settings.redis, key_prefix=fuzz_prefix),
         )
         app = create_app(roomy, database_url=database_url, redis_url=redis_url)
         port = _free_port()
@@ -120,6 +125,19 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
             server.should_exit = True
             thread.join(timeout=30)
         admin_sql(servers.admin_database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _remove_redis_keys(redis_url, fuzz_prefix)
+
+
+def _remove_redis_keys(redis_url: str, prefix: str) -> None:
+    """The run's queued jobs and its own keys."""
+    from redis import Redis
+
+    with Redis.from_url(redis_url) as redis:
+        queue = f"{prefix}:queue"
+        keys = [f"arq:job:{job.decode()}" for job in redis.zrange(queue, 0, -1)]
+        keys += [queue, *redis.scan_iter(f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])
 
 
 @dataclasses.dataclass
