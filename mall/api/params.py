@@ -26,12 +26,19 @@ Offset = Annotated[int, QueryParameter(ge=0, le=INT8_MAX)]
 Cursor = Annotated[int | None, QueryParameter(ge=1, le=INT8_MAX)]
 
 
-def _invalid(field: str, expected: str, value: str) -> InvalidError:
+def _invalid(field: str, expected: str, expected_zh: str, value: str) -> InvalidError:
     return InvalidError(
         f"{field} must be {expected}; got {value!r}.",
         code="request.validation_failed",
         title="请求内容未通过校验",
-        errors=[{"field": field, "source": "query", "message": f"expected {expected}"}],
+        errors=[
+            {
+                "field": field,
+                "source": "query",
+                "message": f"expected {expected}",
+                "message_zh": f"应为{expected_zh}",
+            }
+        ],
     )
 
 
@@ -39,7 +46,7 @@ def parse_date(value: str, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _invalid(field, "a date (YYYY-MM-DD)", value) from None
+        raise _invalid(field, "a date (YYYY-MM-DD)", "日期（YYYY-MM-DD）", value) from None
 
 
 def parse_datetime(value: str | None, field: str) -> dt.datetime | None:
@@ -49,5 +56,7 @@ def parse_datetime(value: str | None, field: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _invalid(field, "an ISO 8601 date-time with offset", value) from None
+        raise _invalid(
+            field, "an ISO 8601 date-time with offset", "带时区偏移的 ISO 8601 日期时间", value
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -316,3 +316,16 @@ async def test_field_errors_come_in_both_languages(client) -> None:
     error = _field_error(missing)
     assert error["field"] == "password"
     assert error["message_zh"] == "缺少必填字段 password"
+
+
+async def test_every_field_error_has_message_zh(client) -> None:
+    """Errors raised by the mall's own checks carry Chinese too: their own, or
+    the problem's title when a check gave none."""
+    bad_date = await client.get("/api/v1/calendar/working-days?from=soon&to=2026-01-01")
+    assert bad_date.status_code == 422
+    assert _field_error(bad_date)["message_zh"] == "应为日期（YYYY-MM-DD）"
+    reversed_range = await client.get("/api/v1/calendar/working-days?from=2026-02-01&to=2026-01-01")
+    assert reversed_range.status_code == 422
+    error = _field_error(reversed_range)
+    assert error["message"] == "must not be before from"
+    assert error["message_zh"] == reversed_range.json()["title"] == "结束日期早于开始日期"
