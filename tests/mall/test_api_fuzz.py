@@ -30,7 +30,7 @@ from support import admin_sql, in_thread, with_database
 
 from mall import migrate
 from mall.auth.models import OrgKind
-from mall.settings import Settings
+from mall.settings import RedisSettings, Settings
 
 # Examples per operation; each is sent once per role. 126 operations at this
 # size take about three minutes on two busy cores.
@@ -73,6 +73,18 @@ async def _create_accounts(database_url: str) -> dict[OrgKind, tuple[str, str]]:
     return accounts
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _suite_relay_restored() -> Iterator[None]:
+    """Applications started here install their own outbox relay and remove it
+    when they stop; put back the relay that was installed before (as it was,
+    bound to its own event loop)."""
+    from mall.jobs import outbox
+
+    saved = outbox._relay
+    yield
+    outbox._relay = saved
+
+
 @dataclasses.dataclass(frozen=True)
 class FuzzServer:
     base_url: str
@@ -84,7 +96,7 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
     from mall.app import create_app
 
     name = f"mall_fuzz_{uuid.uuid4().hex[:10]}"
-    fuzz_prefix = f"{settings.redis.key_prefix}-fuzz"
+    fuzz_redis = dataclasses.replace(settings.redis, key_prefix=f"{settings.redis.key_prefix}-fuzz")
     admin_sql(servers.admin_database_url, f'CREATE DATABASE "{name}"')
     database_url = with_database(servers.admin_database_url, name)
     server = None
@@ -98,7 +110,7 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
         roomy = dataclasses.replace(
             settings,
             mall=dataclasses.replace(settings.mall, public_requests_per_minute=100_000),
-            redis=dataclasses.replace(settings.redis, key_prefix=fuzz_prefix),
+            redis=fuzz_redis,
         )
         app = create_app(roomy, database_url=database_url, redis_url=redis_url)
         port = _free_port()
@@ -125,15 +137,15 @@ def fuzz_server(servers, settings: Settings, redis_url: str) -> Iterator[FuzzSer
             server.should_exit = True
             thread.join(timeout=30)
         admin_sql(servers.admin_database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        _remove_redis_keys(redis_url, fuzz_prefix)
+        _remove_redis_keys(redis_url, fuzz_redis)
 
 
-def _remove_redis_keys(redis_url: str, prefix: str) -> None:
+def _remove_redis_keys(redis_url: str, fuzz_redis: RedisSettings) -> None:
     """The run's queued jobs and its own keys."""
     from redis import Redis
 
+    prefix, queue = fuzz_redis.key_prefix, fuzz_redis.queue_name
     with Redis.from_url(redis_url) as redis:
-        queue = f"{prefix}:queue"
         keys = [f"arq:job:{job.decode()}" for job in redis.zrange(queue, 0, -1)]
         keys += [queue, *redis.scan_iter(f"{prefix}:*", count=1000)]
         for start in range(0, len(keys), 1000):
