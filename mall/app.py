@@ -15,7 +15,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
@@ -54,6 +53,7 @@ from mall.auth.addresses import parse_networks
 from mall.auth.counters import FallbackCounters, FallbackStore
 from mall.auth.middleware import BearerAuthMiddleware
 from mall.auth.throttle import LoginThrottle
+from mall.boundary import InputGuardMiddleware, MallRequest
 from mall.db import create_engine, create_session_maker
 from mall.jobs.outbox import Relay, install_relay
 from mall.jobs.worker import arq_redis_settings
@@ -112,9 +112,6 @@ def create_app(
         before_send_handler="autocommit",
         create_all=False,
     )
-    prometheus = PrometheusConfig(
-        app_name="mall", prefix="mall", group_path=True, excluded_http_methods=[]
-    )
     state = State(
         {
             "settings": settings,
@@ -134,6 +131,7 @@ def create_app(
         }
     )
     app = Litestar(
+        request_class=MallRequest,
         route_handlers=[
             health,
             docs_assets_router(),
@@ -169,8 +167,7 @@ def create_app(
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=[
-            RequestContextMiddleware,
-            prometheus.middleware,
+            InputGuardMiddleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
         ],
         stores={
@@ -189,4 +186,7 @@ def create_app(
         debug=settings.server.debug,
     )
     document_routes(app)
+    # Outside Litestar's own exception handling, so that the access log and the
+    # metrics see every answer as sent, unrouted paths and middleware errors too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
     return app

@@ -25,8 +25,12 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> AsyncEn
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
+        pool_timeout=settings.pool_timeout,
         echo=settings.echo,
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "mall"}},
+        connect_args={
+            "server_settings": {"timezone": "UTC", "application_name": "mall"},
+            "timeout": settings.connect_timeout,
+        },
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 from mall.settings import LogSettings
 
@@ -62,12 +63,33 @@ def configure_logging(settings: LogSettings) -> None:
     logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr, format="%(message)s")
 
 
+_REQUEST_LABELS = ["method", "path", "status_code", "app_name"]
+REQUESTS = Counter("mall_requests", "Requests answered, by the status sent", _REQUEST_LABELS)
+REQUEST_ERRORS = Counter(
+    "mall_requests_error", "Requests answered with a 5xx status", _REQUEST_LABELS
+)
+REQUEST_TIME = Histogram(
+    "mall_request_duration_seconds", "Time to answer a request", _REQUEST_LABELS
+)
+IN_PROGRESS = Gauge("mall_requests_in_progress", "Requests being answered", ["method", "app_name"])
+# Requests that matched no route share one label value, so that probing
+# paths cannot make the metrics grow without end.
+UNROUTED = "<unrouted>"
+
+
 class RequestContextMiddleware:
     """Gives each request an id (the caller's ``X-Request-ID`` when valid), binds
-    it to the logs, returns it in the response and logs one access line."""
+    it to the logs, returns it in the response, logs one access line and counts
+    the request in the metrics.
 
-    def __init__(self, app: ASGIApp) -> None:
+    It wraps the whole application, outside Litestar's exception handling (see
+    ``mall.app``), so the status logged and counted is the one the client got:
+    a 401 from the authentication middleware, a 429 from the rate limiter and a
+    404 or 405 for a path no route serves included."""
+
+    def __init__(self, app: ASGIApp, app_name: str = "mall") -> None:
         self.app = app
+        self.app_name = app_name
         self.log = structlog.get_logger("mall.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,6 +102,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        method = str(scope.get("method", ""))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -90,15 +113,22 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}  # type: ignore[typeddict-item]
             await send(message)
 
-        # The id stays bound after this returns: an error raised in here is
-        # turned into a response further out, and that response names it too.
+        in_progress = IN_PROGRESS.labels(method, self.app_name)
+        in_progress.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            in_progress.dec()
+            elapsed = time.perf_counter() - started
+            labels = (method, scope.get("path_template") or UNROUTED, str(status), self.app_name)
+            REQUESTS.labels(*labels).inc()
+            REQUEST_TIME.labels(*labels).observe(elapsed)
+            if status >= 500:
+                REQUEST_ERRORS.labels(*labels).inc()
             self.log.info(
                 "request",
-                method=scope.get("method"),
+                method=method,
                 path=redact(str(scope.get("path", ""))),
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )

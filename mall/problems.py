@@ -9,16 +9,20 @@ readable), ``instance`` (the path) and ``request_id``; validation failures add
 
 from __future__ import annotations
 
+import errno
 import re
 import uuid
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.errors import CatalogError
+from mall import messages_zh
 from mall.errors import DomainError, ErrorKind
 
 log = structlog.get_logger("mall.problems")
@@ -82,7 +86,7 @@ def problem(
         "request_id": _request_id(request),
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = _both_languages(errors, title)
     # Extra members never replace the standard ones.
     body.update({k: v for k, v in (extra or {}).items() if k not in body})
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
@@ -118,9 +122,11 @@ def domain_error_handler(
 
 _MISSING_PARAMETER = re.compile(r"Missing required (?P<source>\w+) parameter '(?P<name>[^']+)'")
 
-
-_MISSING_FIELD = re.compile(
-    r"Object missing required field `(?P<name>[^`]+)`(?: - at `\$\.?(?P<path>[^`]*)`)?"
+# msgspec names the missing or unknown field in the message, and the place it
+# belongs to in the key ("data" for the body itself).
+_NAMED_FIELD = re.compile(
+    r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`"
+    r"(?: - at `\$\.?(?P<path>[^`]*)`)?"
 )
 
 
@@ -131,12 +137,23 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             continue
         field, message = item.get("key"), str(item.get("message", ""))
-        missing = _MISSING_FIELD.match(message)
-        if missing:  # reported on the whole body; name the missing field instead
-            path = missing["path"]
-            field = f"{path}.{missing['name']}" if path else missing["name"]
+        named = _NAMED_FIELD.match(message)
+        if named:  # reported on the object that holds it; name the field itself
+            base = named["path"] or (field if field not in (None, "", "data") else "")
+            field = f"{base}.{named['name']}" if base else named["name"]
         errors.append({"field": field, "source": item.get("source"), "message": message})
     return errors
+
+
+def _both_languages(errors: list[dict[str, Any]] | None, title: str) -> list[dict[str, Any]]:
+    """Every field error carries ``message_zh`` beside ``message``: translated when
+    it is one of the validator's messages, else the problem's Chinese title."""
+    return [
+        error
+        if "message_zh" in error
+        else {**error, "message_zh": messages_zh.translate(str(error.get("message", ""))) or title}
+        for error in errors or []
+    ]
 
 
 def catalog_error_handler(
@@ -185,7 +202,9 @@ def http_exception_handler(
             )
         code, title = HTTP_PROBLEMS[400]
         return problem(request, status=400, code=code, title=title, detail=str(exc.detail))
-    code, title = HTTP_PROBLEMS.get(status, (f"http.{status}", "请求失败"))
+    code, title = getattr(exc, "problem", None) or HTTP_PROBLEMS.get(
+        status, (f"http.{status}", "请求失败")
+    )
     detail = str(exc.detail) if exc.detail and exc.detail != _phrase(status) else ""
     headers = {k: v for k, v in (exc.headers or {}).items()} or None
     return problem(
@@ -212,6 +231,120 @@ def internal_error_handler(
     )
 
 
+# How long a client should wait before retrying while the database is away.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+# SQLSTATE classes and codes (PostgreSQL, appendix A) that mean the database
+# cannot serve now rather than that the request was wrong.
+_UNAVAILABLE_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
+_UNAVAILABLE_CODES = ("55000", "40001", "40P01")  # not accepting connections; retryable
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (SQLAlchemy wraps the driver's error twice)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return seen
+
+
+def _sqlstate(chain: list[BaseException]) -> str | None:
+    for item in chain:
+        code = getattr(item, "sqlstate", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code
+    return None
+
+
+def _is_connection_failure(chain: list[BaseException], sqlstate: str | None) -> bool:
+    if sqlstate is not None:
+        return sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_CODES
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return any(
+        isinstance(item, ConnectionError | TimeoutError | PoolTimeout | asyncpg.InterfaceError)
+        or (isinstance(item, OSError) and item.errno in _NETWORK_ERRNOS)
+        or (isinstance(item, OSError) and str(item).startswith("Multiple exceptions"))
+        or (isinstance(item, DBAPIError) and item.connection_invalidated)
+        for item in chain
+    )
+
+
+def database_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """Errors from PostgreSQL or the way to it, by what they mean for the caller.
+
+    The database unreachable, full or shutting down is 503 with ``Retry-After``;
+    a value it refused (SQLSTATE class 22) is 422; a constraint it enforced
+    (class 23) is 409 for a duplicate and 422 otherwise. Each is logged as a
+    warning: validation should have caught a refused value first. Anything
+    else is a 500."""
+    chain = _chain(exc)
+    sqlstate = _sqlstate(chain)
+    constraint = next((c for c in (getattr(i, "constraint_name", None) for i in chain) if c), None)
+    if _is_connection_failure(chain, sqlstate):
+        log.warning(
+            "database.unavailable",
+            path=request.url.path,
+            sqlstate=sqlstate,
+            error=type(chain[-1]).__name__,
+            message=str(chain[-1])[:200],
+        )
+        return problem(
+            request,
+            status=503,
+            code="service_unavailable",
+            title="服务暂不可用，请稍后再试",
+            detail="The database is unavailable at the moment; retry later.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    if sqlstate is None or sqlstate[:2] not in ("22", "23"):
+        return internal_error_handler(request, exc)
+    log.warning(
+        "database.refused_request",
+        path=request.url.path,
+        sqlstate=sqlstate,
+        constraint=constraint,
+        error=str(chain[-1]).splitlines()[0][:200],
+    )
+    if sqlstate in ("23505", "23P01"):  # unique or exclusion: the thing exists already
+        return problem(
+            request,
+            status=409,
+            code="conflict.duplicate",
+            title="该记录已存在",
+            detail="A record with these values exists already.",
+        )
+    if sqlstate[:2] == "23":
+        return problem(
+            request,
+            status=422,
+            code="request.constraint_violated",
+            title="请求内容违反数据约束",
+            detail="The request breaks a rule the stored data must keep.",
+        )
+    return problem(
+        request,
+        status=422,
+        code="request.value_rejected",
+        title="请求中的值无法存储",
+        detail="A value in the request is out of range or not valid for its field.",
+    )
+
+
 def _phrase(status: int) -> str:
     from http import HTTPStatus
 
@@ -222,6 +355,10 @@ def _phrase(status: int) -> str:
 
 
 exception_handlers: dict[type[Exception] | int, Any] = {
+    SQLAlchemyError: database_error_handler,
+    asyncpg.PostgresError: database_error_handler,
+    asyncpg.InterfaceError: database_error_handler,
+    OSError: database_error_handler,
     DomainError: domain_error_handler,
     CatalogError: catalog_error_handler,
     HTTPException: http_exception_handler,

@@ -42,6 +42,10 @@ class DatabaseSettings:
     pool_size: int = field(default_factory=lambda: _env_int("MALL_DB_POOL_SIZE", 10))
     max_overflow: int = field(default_factory=lambda: _env_int("MALL_DB_MAX_OVERFLOW", 10))
     echo: bool = field(default_factory=lambda: _env_bool("MALL_DB_ECHO", False))
+    # Seconds to open a connection and to wait for one from the pool; past
+    # them a request is answered 503 instead of hanging.
+    connect_timeout: int = field(default_factory=lambda: _env_int("MALL_DB_CONNECT_TIMEOUT", 5))
+    pool_timeout: int = field(default_factory=lambda: _env_int("MALL_DB_POOL_TIMEOUT", 10))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from litestar.params import FromQuery
 from sqlalchemy import select
 
 from mall.api.deps import DbSession
-from mall.api.params import Page, Paging
+from mall.api.params import Cursor, Page, Paging
 from mall.audit import checkpoints
 from mall.audit.models import AuditEvent
 from mall.auth.guards import operators_and_regulators
@@ -116,7 +116,7 @@ class AuditController(Controller):
         subject_type: FromQuery[str | None] = None,
         subject_id: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
-        before_id: FromQuery[int | None] = None,
+        before_id: Cursor = None,
     ) -> Page[AuditEventOut]:
         """The hash-chained audit trail, newest first, paged; filter by subject, action or
         `before_id`.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, put
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from mall.api.deps import DbSession
 from mall.api.params import parse_date
@@ -17,7 +17,9 @@ from mall.calendar import service
 from mall.calendar.core import SHANGHAI
 from mall.errors import InvalidError
 
-Year = Annotated[int, msgspec.Meta(ge=1990, le=2200)]
+# The years the calendar table holds (its check constraint). A path parameter
+# takes its bounds from PathParameter: a msgspec.Meta under FromPath is ignored.
+Year = Annotated[int, PathParameter(ge=1990, le=2200)]
 
 
 class YearScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,7 +62,7 @@ class CalendarController(Controller):
     tags = ["calendar"]
 
     @get("/years/{year:int}", summary="A year's official schedule (public)")
-    async def get_year(self, year: FromPath[Year], db_session: DbSession) -> YearScheduleOut:
+    async def get_year(self, year: Year, db_session: DbSession) -> YearScheduleOut:
         """A year's holidays and make-up working days, and whether they come from the official State
         Council schedule.
         """
@@ -74,7 +76,7 @@ class CalendarController(Controller):
     async def put_year(
         self,
         request: Request,
-        year: FromPath[Year],
+        year: Year,
         data: JSONBody[YearScheduleIn],
         db_session: DbSession,
     ) -> YearScheduleOut:

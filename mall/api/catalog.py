@@ -27,7 +27,7 @@ from catalog.models import (
 from mall import audit
 from mall.api.deps import DbSession
 from mall.api.openapi import file_answer
-from mall.api.params import Page, Paging
+from mall.api.params import INT4_MAX, Count, Int8, Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import Organisation, OrgKind
 from mall.errors import InvalidError
@@ -45,7 +45,7 @@ IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Positive, at most 2 decimals and below 10^10: checked by the catalogue (msgspec has no
 # numeric bounds for Decimal).
 Price = Decimal
-AttributeValue = str | int | float | bool | None
+AttributeValue = str | Int8 | float | bool | None
 
 
 class AttributeOut(msgspec.Struct):
@@ -81,7 +81,7 @@ class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
     energy_cert_mandatory: bool = False
     environmental_label_preferred: bool = False
     usual_units: list[str] = []
-    min_image_side_px: int | None = None
+    min_image_side_px: Annotated[int, msgspec.Meta(ge=1, le=INT4_MAX)] | None = None
     price_tolerance_pct: Decimal = Decimal("0")
     # The baseline policy: sources, self_operated_only, aggregate (min/mean/median),
     # freshness_days, min_observations. None: the default (self-operated, 30 days, min).
@@ -125,7 +125,7 @@ class ListingIn(msgspec.Struct, forbid_unknown_fields=True):
     price: Price
     unit: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
     attributes: dict[str, AttributeValue] = {}
-    stock: Annotated[int, msgspec.Meta(ge=0)] = 0
+    stock: Count = 0
     delivery_regions: list[Annotated[str, msgspec.Meta(pattern=r"^\d{2,6}$")]] = []
     warranty_months: Annotated[int, msgspec.Meta(ge=0, le=120)] = 0
     after_sales: Annotated[str, msgspec.Meta(max_length=2000)] = ""
@@ -150,7 +150,7 @@ class ListingPatch(msgspec.Struct, forbid_unknown_fields=True):
         msgspec.UNSET
     )
     attributes: dict[str, AttributeValue] | msgspec.UnsetType = msgspec.UNSET
-    stock: Annotated[int, msgspec.Meta(ge=0)] | msgspec.UnsetType = msgspec.UNSET
+    stock: Count | msgspec.UnsetType = msgspec.UNSET
     warranty_months: Annotated[int, msgspec.Meta(ge=0, le=120)] | msgspec.UnsetType = msgspec.UNSET
     after_sales: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
     gtin: Annotated[str, msgspec.Meta(max_length=14)] | msgspec.UnsetType | None = msgspec.UNSET

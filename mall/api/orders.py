@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from mall.api.deps import DbSession
-from mall.api.params import Page, Paging, parse_datetime
+from mall.api.params import INT4_MAX, Page, Paging, parse_datetime
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
 from mall.calendar.service import load_calendar
@@ -147,7 +147,7 @@ class TransitionIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class LineChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     line_id: uuid.UUID
-    quantity: Annotated[int, msgspec.Meta(ge=1)]
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=INT4_MAX)]
 
 
 class AttachmentIn(msgspec.Struct, forbid_unknown_fields=True):
