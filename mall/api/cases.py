@@ -80,10 +80,10 @@ class AttachmentOut(msgspec.Struct):
 
 class CaseOut(msgspec.Struct):
     id: uuid.UUID
-    type: str
+    type: CaseType
     subject_type: str
     subject_id: str
-    status: str
+    status: CaseStatus
     claim: str
     your_role: str
     filed_at: dt.datetime
@@ -104,10 +104,10 @@ class CaseOut(msgspec.Struct):
 
 class CaseSummaryOut(msgspec.Struct):
     id: uuid.UUID
-    type: str
+    type: CaseType
     subject_type: str
     subject_id: str
-    status: str
+    status: CaseStatus
     filed_at: dt.datetime
     assigned_to: uuid.UUID | None
 

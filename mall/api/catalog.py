@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -25,6 +25,7 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.enums import ListingStatus, RevisionStatus
 from mall.api.openapi import file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
@@ -159,7 +160,7 @@ class ListingPatch(msgspec.Struct, forbid_unknown_fields=True):
 class RevisionOut(msgspec.Struct):
     id: uuid.UUID
     number: int
-    status: str
+    status: RevisionStatus
     brand: str
     model: str
     title: str
@@ -183,15 +184,11 @@ class SupplierBlock(msgspec.Struct):
     credit_grade: str
 
 
-# catalog.models.LISTING_STATUSES, as a type the OpenAPI document lists.
-ListingStatus = Literal["draft", "submitted", "approved", "rejected", "manual_review", "delisted"]
-
-
 class ListingOut(msgspec.Struct):
     id: uuid.UUID
     supplier_id: uuid.UUID
     category_code: str
-    status: str
+    status: ListingStatus
     on_sale: bool
     revision: RevisionOut
     live_revision_id: uuid.UUID | None

@@ -22,6 +22,7 @@ from litestar.params import (
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.enums import ApplicationStatus, DocumentKind
 from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer, raw_body
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
@@ -64,7 +65,7 @@ class ApplicationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ApplicationCreated(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: ApplicationStatus
     due_at: dt.datetime
     rejection: dict[str, Any] | None = None
 
@@ -72,7 +73,7 @@ class ApplicationCreated(msgspec.Struct):
 class ApplicationOut(msgspec.Struct):
     id: uuid.UUID
     org_id: uuid.UUID
-    status: str
+    status: ApplicationStatus
     company_name: str
     uscc: str
     region_code: str
@@ -158,7 +159,7 @@ class StandingOut(msgspec.Struct):
 
 class DocumentOut(msgspec.Struct):
     id: uuid.UUID
-    kind: str
+    kind: DocumentKind
     media_type: str
     size_bytes: int
     sha256: str

@@ -9,8 +9,11 @@ from typing import Any, get_args
 from litestar.routes import HTTPRoute
 
 from catalog.models import LISTING_STATUSES
-from mall.api.catalog import ListingStatus
+from mall.api.enums import ListingStatus
 from mall.auth.models import OrgKind
+from mall.orders.models import ORDER_STATUSES
+from mall.suppliers.models import DOCUMENT_KINDS
+from pricing_monitor.policy import SOURCES
 from tests.mall.test_suppliers import APPLY, application, supplier_headers
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
@@ -151,3 +154,10 @@ async def test_enumerations_are_enums(client) -> None:
     [status] = [p for p in listing if p["name"] == "status"]
     assert set(get_args(ListingStatus)) == set(LISTING_STATUSES)
     assert set(LISTING_STATUSES) <= set(status["schema"]["enum"])
+    schemas = document["components"]["schemas"]
+    assert schemas["OrderOut"]["properties"]["status"]["enum"] == list(ORDER_STATUSES)
+    assert schemas["DocumentOut"]["properties"]["kind"]["enum"] == list(DOCUMENT_KINDS)
+    imported = document["paths"]["/api/v1/pricing/observations/import"]["post"]["requestBody"]
+    assert set(imported["content"]) == {"application/json", "application/x-ndjson", "text/csv"}
+    row = imported["content"]["application/json"]["schema"]["properties"]["observations"]
+    assert row["items"]["properties"]["source"]["enum"] == list(SOURCES)
