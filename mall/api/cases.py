@@ -14,7 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from mall.api.deps import DbSession
-from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, OPTIONAL_BEARER, file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import OrgKind
@@ -223,6 +223,7 @@ class CaseController(Controller):
     @post(
         "/",
         summary="File an objection, a report (may be anonymous, no login needed) or a dispute",
+        security=OPTIONAL_BEARER,
     )
     async def file(
         self, request: Request, data: JSONBody[CaseIn], db_session: DbSession

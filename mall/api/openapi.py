@@ -38,6 +38,8 @@ from mall.problems import PROBLEM_MEDIA_TYPE
 ASSETS_DIR = Path(__file__).parent / "docs_assets"
 ASSETS_PATH = "/schema/assets"
 BEARER = "bearer"
+# For an operation open to anyone that does more for a signed-in caller.
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{BEARER: []}, {}]
 # What qualification documents and case evidence may be (the tables check the same).
 DOCUMENT_MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
