@@ -22,8 +22,10 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
     RequestBody,
     Schema,
@@ -155,7 +157,7 @@ def file_answer(*media_types: str, description: str = "The file.") -> type[Opera
     return _operation({}, "", media_types, description)
 
 
-BINARY = Schema(type="string", format="binary")  # type: ignore[arg-type]
+BINARY = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
 
 
 def _operation(
