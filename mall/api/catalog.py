@@ -25,7 +25,7 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
-from mall.api.enums import ListingStatus, RevisionStatus
+from mall.api.enums import ListingStatus, RevisionStatus, listed_codes
 from mall.api.openapi import file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
@@ -260,7 +260,9 @@ class DelistIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ManualDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-    reason_codes: list[str] = []
+    reason_codes: Annotated[
+        list[str], listed_codes(flow.REJECTION_CODES, "why (rejecting: at least one)")
+    ] = []
 
 
 class QueueItemOut(msgspec.Struct):

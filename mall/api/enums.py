@@ -7,7 +7,11 @@ services' own checks (and their error codes).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from catalog.models import LISTING_STATUSES, REVISION_STATUSES
 from mall.cases.models import CASE_STATUSES, CASE_TYPES
@@ -33,3 +37,12 @@ ChangeStatus = Literal[CHANGE_STATUSES]  # type: ignore[valid-type]
 PenaltyStatus = Literal[PENALTY_STATUSES]  # type: ignore[valid-type]
 ApplicationStatus = Literal[APPLICATION_STATUSES]  # type: ignore[valid-type]
 DocumentKind = Literal[DOCUMENT_KINDS]  # type: ignore[valid-type]
+
+
+def listed_codes(codes: Iterable[str], description: str, **constraints: Any) -> msgspec.Meta:
+    """For a list of codes an input takes: the document lists the known codes as an enum,
+    while the service keeps checking them (and answers its own error code)."""
+    items = Schema(type=OpenAPIType.STRING, enum=list(codes))
+    return msgspec.Meta(
+        extra_json_schema={"description": description, "extra": {"items": items}}, **constraints
+    )

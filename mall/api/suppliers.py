@@ -22,7 +22,7 @@ from litestar.params import (
 
 from mall import audit
 from mall.api.deps import DbSession
-from mall.api.enums import ApplicationStatus, DocumentKind
+from mall.api.enums import ApplicationStatus, DocumentKind, listed_codes
 from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer, raw_body
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
@@ -137,7 +137,10 @@ class ApproveIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RejectIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason_codes: Annotated[list[str], msgspec.Meta(min_length=1)]
+    reason_codes: Annotated[
+        list[str],
+        listed_codes(service.REJECTION_CODES, "why the application is rejected", min_length=1),
+    ]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 

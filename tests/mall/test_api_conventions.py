@@ -12,6 +12,7 @@ from catalog.categories import seed_demo_categories
 from catalog.models import LISTING_STATUSES
 from mall.api.enums import ListingStatus
 from mall.auth.models import OrgKind
+from mall.listings.service import REJECTION_CODES
 from mall.orders.models import ORDER_STATUSES
 from mall.suppliers.models import DOCUMENT_KINDS
 from pricing_monitor.policy import SOURCES
@@ -163,6 +164,9 @@ async def test_enumerations_are_enums(client) -> None:
     assert set(imported["content"]) == {"application/json", "application/x-ndjson", "text/csv"}
     row = imported["content"]["application/json"]["schema"]["properties"]["observations"]
     assert row["items"]["properties"]["source"]["enum"] == list(SOURCES)
+    # Reason codes an input takes are listed, while services still check them.
+    reasons = schemas["ManualDecisionIn"]["properties"]["reason_codes"]["items"]["enum"]
+    assert reasons == list(REJECTION_CODES)
 
 
 async def test_a_suppliers_listings_page_and_filter_by_status(
