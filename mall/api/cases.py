@@ -14,7 +14,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from mall.api.deps import DbSession
-from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer
+from mall.api.openapi import DOCUMENT_MEDIA_TYPES, OPTIONAL_BEARER, file_answer
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, requires, signed_in
 from mall.auth.models import OrgKind
@@ -80,10 +80,10 @@ class AttachmentOut(msgspec.Struct):
 
 class CaseOut(msgspec.Struct):
     id: uuid.UUID
-    type: str
+    type: CaseType
     subject_type: str
     subject_id: str
-    status: str
+    status: CaseStatus
     claim: str
     your_role: str
     filed_at: dt.datetime
@@ -104,10 +104,10 @@ class CaseOut(msgspec.Struct):
 
 class CaseSummaryOut(msgspec.Struct):
     id: uuid.UUID
-    type: str
+    type: CaseType
     subject_type: str
     subject_id: str
-    status: str
+    status: CaseStatus
     filed_at: dt.datetime
     assigned_to: uuid.UUID | None
 
@@ -223,6 +223,7 @@ class CaseController(Controller):
     @post(
         "/",
         summary="File an objection, a report (may be anonymous, no login needed) or a dispute",
+        security=OPTIONAL_BEARER,
     )
     async def file(
         self, request: Request, data: JSONBody[CaseIn], db_session: DbSession

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -26,6 +26,7 @@ from catalog.models import (
 )
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.enums import ListingStatus, RevisionStatus, listed_codes
 from mall.api.openapi import file_answer
 from mall.api.params import INT4_MAX, Count, Int8, Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
@@ -162,7 +163,7 @@ class ListingPatch(msgspec.Struct, forbid_unknown_fields=True):
 class RevisionOut(msgspec.Struct):
     id: uuid.UUID
     number: int
-    status: str
+    status: RevisionStatus
     brand: str
     model: str
     title: str
@@ -194,10 +195,6 @@ class RevisionState(msgspec.Struct):
     status: str
 
 
-# catalog.models.LISTING_STATUSES, as a type the OpenAPI document lists.
-ListingStatus = Literal["draft", "submitted", "approved", "rejected", "manual_review", "delisted"]
-
-
 class ListingOut(msgspec.Struct):
     """A listing's detail (create, read, edit, submit all answer with it).
 
@@ -210,7 +207,7 @@ class ListingOut(msgspec.Struct):
     id: uuid.UUID
     supplier_id: uuid.UUID
     category_code: str
-    status: str
+    status: ListingStatus
     on_sale: bool
     revision: RevisionOut
     live_revision_id: uuid.UUID | None
@@ -345,7 +342,9 @@ class DelistIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ManualDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-    reason_codes: list[str] = []
+    reason_codes: Annotated[
+        list[str], listed_codes(flow.REJECTION_CODES, "why (rejecting: at least one)")
+    ] = []
 
 
 class QueueItemOut(msgspec.Struct):

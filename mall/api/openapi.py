@@ -22,8 +22,10 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
     RequestBody,
     Schema,
@@ -38,6 +40,8 @@ from mall.problems import PROBLEM_MEDIA_TYPE
 ASSETS_DIR = Path(__file__).parent / "docs_assets"
 ASSETS_PATH = "/schema/assets"
 BEARER = "bearer"
+# For an operation open to anyone that does more for a signed-in caller.
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{BEARER: []}, {}]
 # What qualification documents and case evidence may be (the tables check the same).
 DOCUMENT_MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
@@ -153,7 +157,7 @@ def file_answer(*media_types: str, description: str = "The file.") -> type[Opera
     return _operation({}, "", media_types, description)
 
 
-BINARY = Schema(type="string", format="binary")  # type: ignore[arg-type]
+BINARY = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
 
 
 def _operation(

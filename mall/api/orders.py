@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from mall.api.deps import DbSession
+from mall.api.enums import ChangeStatus, OrderStatus
 from mall.api.params import INT4_MAX, Page, Paging, parse_datetime
 from mall.auth.guards import current_principal, operators_and_regulators, requires
 from mall.auth.models import OrgKind
@@ -97,19 +98,19 @@ class EventOut(msgspec.Struct):
 
 class OrderSummaryOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: OrderStatus
     purchaser_org_id: uuid.UUID
     supplier_org_id: uuid.UUID
     placed_at: dt.datetime
     status_changed_at: dt.datetime
     total_amount: Decimal
     budget_code: str
-    funding_source: str
+    funding_source: FundingSource
 
 
 class OrderOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: OrderStatus
     purchaser_org_id: uuid.UUID
     supplier_org_id: uuid.UUID
     placed_by: uuid.UUID
@@ -166,10 +167,10 @@ class ChangeRequestIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ChangeRequestCreated(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: ChangeStatus
     due_at: dt.datetime
     order_id: uuid.UUID
-    type: str
+    type: ChangeType
     scope: str
 
 
@@ -178,13 +179,13 @@ class ChangeRequestOut(msgspec.Struct):
     order_id: uuid.UUID
     purchaser_org_id: uuid.UUID
     supplier_org_id: uuid.UUID
-    type: str
+    type: ChangeType
     scope: str
     lines: list[dict[str, Any]]
-    reason: str
+    reason: ChangeReason
     explanation: str
     attachments: list[dict[str, Any]]
-    status: str
+    status: ChangeStatus
     submitted_at: dt.datetime
     comments: list[dict[str, Any]]
     info_request: str | None

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.enums import PenaltyStatus
 from mall.auth.guards import current_principal, operators_and_regulators, requires, signed_in
 from mall.auth.models import OrgKind
 from mall.errors import NotFoundError
@@ -49,7 +50,7 @@ class PenaltyOut(msgspec.Struct):
     supplier_id: uuid.UUID
     code: str
     source: str
-    status: str
+    status: PenaltyStatus
     points: int
     sanction: str
     reason: str

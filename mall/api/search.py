@@ -56,6 +56,15 @@ class FacetOut(msgspec.Struct):
     count: int
 
 
+MAX_SEARCH_PAGE = 1000
+
+
+def _next_page(page: int, page_size: int, hits: int, total: int, exact: bool) -> int | None:
+    """A full page with more behind it (or an inexact total, a lower bound) has a next page."""
+    more = page * page_size < total or not exact
+    return page + 1 if hits == page_size and more and page < MAX_SEARCH_PAGE else None
+
+
 class SearchOut(msgspec.Struct):
     # Exact when ``total_exact``; otherwise at least this many (a broad query).
     total: int
@@ -63,6 +72,8 @@ class SearchOut(msgspec.Struct):
     took_ms: float
     page: int
     page_size: int
+    # As on every list: the next page's number, null on the last one.
+    next_page: int | None
     relaxed: bool
     backend: str
     hits: list[HitOut]
@@ -115,7 +126,7 @@ class SearchController(Controller):
         region: Annotated[str | None, QueryParameter(pattern=r"^\d{2,6}$")] = None,
         energy_saving: FromQuery[bool | None] = None,
         sort: FromQuery[Sort] = "relevance",
-        page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_SEARCH_PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> SearchOut:
         """Searches the listings on sale from suppliers in good standing, with facets, paged by
@@ -149,6 +160,7 @@ class SearchController(Controller):
             took_ms=took_ms,
             page=page,
             page_size=page_size,
+            next_page=_next_page(page, page_size, len(result.hits), result.total, result.exact),
             relaxed=result.relaxed,
             backend=result.backend,
             hits=[

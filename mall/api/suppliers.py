@@ -23,6 +23,7 @@ from litestar.params import (
 
 from mall import audit
 from mall.api.deps import DbSession
+from mall.api.enums import ApplicationStatus, DocumentKind, listed_codes
 from mall.api.openapi import DOCUMENT_MEDIA_TYPES, file_answer, raw_body
 from mall.api.params import Page, Paging
 from mall.auth.guards import current_principal, operators_and_regulators, requires
@@ -65,7 +66,7 @@ class ApplicationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ApplicationCreated(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: ApplicationStatus
     due_at: dt.datetime
     rejection: dict[str, Any] | None = None
 
@@ -73,7 +74,7 @@ class ApplicationCreated(msgspec.Struct):
 class ApplicationOut(msgspec.Struct):
     id: uuid.UUID
     org_id: uuid.UUID
-    status: str
+    status: ApplicationStatus
     company_name: str
     uscc: str
     region_code: str
@@ -137,7 +138,10 @@ class ApproveIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RejectIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason_codes: Annotated[list[str], msgspec.Meta(min_length=1)]
+    reason_codes: Annotated[
+        list[str],
+        listed_codes(service.REJECTION_CODES, "why the application is rejected", min_length=1),
+    ]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
@@ -159,7 +163,7 @@ class StandingOut(msgspec.Struct):
 
 class DocumentOut(msgspec.Struct):
     id: uuid.UUID
-    kind: str
+    kind: DocumentKind
     kind_name_zh: str
     media_type: str
     size_bytes: int

@@ -72,7 +72,7 @@ async def test_anonymous_report_from_filing_to_closing(
 
     # Nobody is told about the case but operators until it is accepted.
     assert (await client.get(f"{CASES}{case_id}", headers=supplier_headers)).status_code == 404
-    assert case_id in [c["id"] for c in (await client.get(CASES, headers=operator)).json()]
+    assert case_id in [c["id"] for c in (await client.get(CASES, headers=operator)).json()["items"]]
 
     assigned = await client.post(f"{CASES}{case_id}/assign", json={}, headers=operator)
     assert assigned.status_code == 200 and assigned.json()["assigned_to"] is not None

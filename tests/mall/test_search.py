@@ -156,6 +156,7 @@ async def test_filters_sorting_and_pages(client, signed_in, demo) -> None:
     assert one["total"] == two["total"] and not {h["listing_id"] for h in one["hits"]} & {
         h["listing_id"] for h in two["hits"]
     }
+    assert one["next_page"] == 2 and two["page"] == 2
     regional = (
         await client.get(SEARCH, params={"q": "打印机", "region": "150203"}, headers=buyer)
     ).json()
