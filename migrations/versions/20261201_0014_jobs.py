@@ -1,7 +1,7 @@
 """failed jobs, and revisions waiting for review found by index
 
 Revision ID: 0014_jobs
-Revises: 0013
+Revises: 0014_security
 Create Date: 2026-12-01 20:45:00+00:00
 
 A job that fails for good (a non-transient error, its tries used up, or arq
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_jobs"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """media library, images in bulk imports, listings traced to their import
 
 Revision ID: 0014_listings
-Revises: 0013
+Revises: 0014_domain
 Create Date: 2026-12-01 20:40:00.000000+00:00
 
 A supplier's media library (``media_image``); an import is the same import
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_listings"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_domain"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """market observation imports run as jobs
 
 Revision ID: 0014_pricing
-Revises: 0013
+Revises: 0014_listings
 Create Date: 2026-12-01 20:45:00+00:00
 
 A large import of market observations is a job: this table holds its file,
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_pricing"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_listings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """accounts and security: token generations, revoked access tokens, audit checkpoints
 
 Revision ID: 0014_security
-Revises: 0013
+Revises: 0014_pricing
 Create Date: 2026-12-01 20:50:00+00:00
 
 A password change moves the user's token generation on (older access tokens
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_security"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_pricing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
