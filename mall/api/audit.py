@@ -56,8 +56,11 @@ class CheckpointsOut(msgspec.Struct):
     public_key: str
     public_key_pem: str
     message_format: str
-    total: int
-    checkpoints: list[CheckpointOut]
+    # One page of checkpoints, newest first, as every list is paged.
+    items: list[CheckpointOut]
+    page: int
+    page_size: int
+    next_page: int | None
 
 
 def _key(request: Request) -> checkpoints.CheckpointKey:
@@ -78,19 +81,27 @@ class PublicAuditController(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+        pagination: Paging,
     ) -> CheckpointsOut:
+        """The signed checkpoints of the audit chain's head, newest first, paged, with the public
+        key and the signed text's format, so that anyone can keep them and check the chain."""
         key = _key(request)
-        rows, total = await checkpoints.listing(db_session, limit=limit, offset=offset)
+        rows = await checkpoints.listing(
+            db_session, limit=pagination.limit, offset=pagination.offset
+        )
+        page = pagination.page_of(
+            [msgspec.convert(row, CheckpointOut, from_attributes=True) for row in rows]
+        )
         return CheckpointsOut(
             algorithm="Ed25519",
             key_id=key.key_id,
             public_key=key.public_base64,
             public_key_pem=key.public_pem,
             message_format=checkpoints.CHECKPOINT_FORMAT,
-            total=total,
-            checkpoints=[msgspec.convert(row, CheckpointOut, from_attributes=True) for row in rows],
+            items=page.items,
+            page=page.page,
+            page_size=page.page_size,
+            next_page=page.next_page,
         )
 
 

@@ -65,6 +65,8 @@ class AuthController(Controller):
         summary="Sign out: the access token is revoked until it would have expired",
     )
     async def logout(self, request: Request, db_session: DbSession) -> None:
+        """Signs out: the access token used is revoked (401 from then on) until it would have
+        expired."""
         principal = current_principal(request)
         secret = request.app.state.settings.auth.secret_key
         # An API token is not signed out but revoked (DELETE /auth/api-tokens/{id}).
@@ -80,6 +82,8 @@ class AuthController(Controller):
     async def change_password(
         self, request: Request, data: JSONBody[PasswordChange], db_session: DbSession
     ) -> AccessToken:
+        """Changes the signed-in user's password (the current one required, a wrong one counted
+        like a failed sign-in); every earlier token stops working and a new one is returned."""
         state = request.app.state
         result = await service.change_password(
             db_session,

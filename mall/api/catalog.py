@@ -557,7 +557,8 @@ class ListingController(Controller):
     async def relist(
         self, request: Request, listing_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ListingOut:
-        """Puts a delisted listing up again: its live content is reviewed under the active ruleset."""
+        """Puts a delisted listing up again: its live content is reviewed under the active
+        ruleset."""
         await flow.relist(db_session, current_principal(request), listing_id)
         return await _listing_detail(db_session, await listings.get_any(db_session, listing_id))
 
@@ -864,6 +865,8 @@ class MediaController(Controller):
     async def add(
         self, request: Request, data: MultipartBody[ImageUpload], db_session: DbSession
     ) -> MediaOut:
+        """Adds an image to the supplier's library: recognised by content, checked, thumbnailed
+        and hashed at once; the same file sent again is the same image."""
         principal = current_principal(request)
         content = await data.file.read(media.MAX_BYTES + 1)
         found = await media.add(
@@ -881,15 +884,19 @@ class MediaController(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> list[MediaOut]:
-        rows = await media.list_own(db_session, current_principal(request).org_id, limit)
-        return [_media_out(m) for m in rows]
+        pagination: Paging,
+    ) -> Page[MediaOut]:
+        """The supplier's media library, newest first, paged."""
+        rows = await media.list_own(
+            db_session, current_principal(request).org_id, pagination.limit, pagination.offset
+        )
+        return pagination.page_of([_media_out(m) for m in rows])
 
     @get("/{media_id:uuid}", summary="One image of your media library")
     async def get_media(
         self, request: Request, media_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> MediaOut:
+        """One image of the supplier's own library (another supplier's answers 404)."""
         return _media_out(
             await media.get_own(db_session, current_principal(request).org_id, media_id)
         )
@@ -1054,6 +1061,8 @@ class RulesetController(Controller):
         summary="The active ruleset: thresholds, forbidden terms and the rules that run",
     )
     async def active(self, db_session: DbSession) -> ActiveRulesetOut:
+        """The ruleset in force: its thresholds, forbidden terms and enabled rules, so that a
+        supplier can check a listing before submitting it."""
         ruleset = await review.active_ruleset(db_session)
         activated_at = await db_session.scalar(
             select(StoredRuleset.activated_at).where(StoredRuleset.active.is_(True))

@@ -19,7 +19,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from mall import audit
 from mall.api.deps import DbSession
@@ -211,7 +211,6 @@ class PricingController(Controller):
         operation_class=ObservationImportOperation,
         responses={
             202: ResponseSpec(ImportOut, description="A large file: queued as a job"),
-            413: ResponseSpec(dict[str, Any], description="More than 100,000 rows or 64 MiB"),
         },
         summary="Import market observations (JSON, JSON lines or CSV); valid rows kept",
         description=(
@@ -243,6 +242,8 @@ class PricingController(Controller):
     async def get_import(
         self, request: Request, import_id: FromPath[uuid.UUID], db_session: DbSession
     ) -> ImportOut:
+        """A large observation import's progress (rows done of the total) and, once done, its
+        outcome and row errors."""
         found = await imports.get_own(db_session, current_principal(request), import_id)
         return msgspec.convert(found, ImportOut, from_attributes=True)
 

@@ -20,8 +20,8 @@ from litestar import Controller, Request, Response, Router, get, post
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
-from mall.api.audit import PublicAuditController
 from catalog import categories as catalog_categories
+from mall.api.audit import PublicAuditController
 from mall.api.cases import (
     AttachmentOut,
     AttachmentUpload,
@@ -389,6 +389,8 @@ class PublicController(Controller):
         summary="The procurement catalogue as a tree (parents before children), for applicants",
     )
     async def categories(self, db_session: DbSession) -> list[PublicCategoryOut]:
+        """The procurement catalogue's categories, parents before children (a reference tree,
+        not paged), for an applicant choosing the categories it will supply."""
         return [
             PublicCategoryOut(
                 code=c.code,

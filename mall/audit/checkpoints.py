@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mall.audit.models import AuditCheckpoint, AuditEvent
@@ -150,17 +150,14 @@ async def latest(
     return AuditCheckpoint(**row._mapping) if row is not None else None
 
 
-async def listing(
-    session: AsyncSession, *, limit: int, offset: int
-) -> tuple[list[AuditCheckpoint], int]:
-    """Checkpoints, newest first, and how many there are."""
-    total = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
+async def listing(session: AsyncSession, *, limit: int, offset: int) -> list[AuditCheckpoint]:
+    """Checkpoints, newest first."""
     rows = (
         await session.scalars(
             select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(limit).offset(offset)
         )
     ).all()
-    return list(rows), int(total or 0)
+    return list(rows)
 
 
 async def verify_chain(

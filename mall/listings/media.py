@@ -117,7 +117,7 @@ async def owned(
 
 
 async def list_own(
-    session: AsyncSession, supplier_id: uuid.UUID, limit: int = 100
+    session: AsyncSession, supplier_id: uuid.UUID, limit: int = 100, offset: int = 0
 ) -> Sequence[MediaImage]:
     """The supplier's library, newest first."""
     return (
@@ -126,6 +126,7 @@ async def list_own(
             .where(MediaImage.supplier_id == supplier_id)
             .order_by(MediaImage.created_at.desc(), MediaImage.id.desc())
             .limit(limit)
+            .offset(offset)
         )
     ).all()
 

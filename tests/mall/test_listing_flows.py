@@ -392,12 +392,12 @@ async def test_the_media_library_is_the_suppliers_own(
     assert (await _add_media(client, owner, picture)).json()["id"] == body["id"]
     refused = await _add_media(client, owner, b"GIF89a not a picture")
     assert refused.status_code == 422 and refused.json()["code"] == "catalog.image_invalid"
-    assert [m["id"] for m in (await client.get("/api/v1/media/", headers=owner)).json()] == [
-        body["id"]
-    ]
+    assert [
+        m["id"] for m in (await client.get("/api/v1/media/", headers=owner)).json()["items"]
+    ] == [body["id"]]
     stranger = await _supplier(make_account, login)
     assert (await client.get(f"/api/v1/media/{body['id']}", headers=stranger)).status_code == 404
-    assert (await client.get("/api/v1/media/", headers=stranger)).json() == []
+    assert (await client.get("/api/v1/media/", headers=stranger)).json()["items"] == []
     for kind in (OrgKind.PURCHASER, OrgKind.OPERATOR):
         assert (await _add_media(client, signed_in[kind], picture)).status_code == 403
 
@@ -456,7 +456,7 @@ async def test_an_import_with_images_puts_its_rows_on_sale(
     )
     assert first.status_code == 200 and first.json()["on_sale"] is True
     # The ZIP's images joined the library; the same sheet with another ZIP is another import.
-    library = (await client.get("/api/v1/media/", headers=owner)).json()
+    library = (await client.get("/api/v1/media/", headers=owner)).json()["items"]
     assert {m["filename"] for m in library} >= {"photos/front.jpg", "side.png"}
     other = await client.post(
         "/api/v1/listings/import",
