@@ -21,6 +21,8 @@ from mall.jobs.models import FailedJob
 from mall.jobs.outbox import arq_job_id, enqueue_job, job_id_for
 from mall.listings.imports import IMPORT_JOB
 from mall.listings.service import REVIEW_JOB
+from mall.pricing.imports import IMPORT_JOB as OBSERVATION_IMPORT_JOB
+from pricing_monitor.models import ObservationImport
 
 log = structlog.get_logger("mall.jobs")
 
@@ -49,8 +51,20 @@ async def requeue_stalled(ctx: dict[str, Any]) -> int:
             .order_by(ListingImport.updated_at)
             .limit(BATCH)
         )
+        observation_imports = await session.scalars(
+            select(ObservationImport.id)
+            .where(
+                ObservationImport.status.in_(("queued", "running")),
+                ObservationImport.updated_at < cutoff,
+            )
+            .order_by(ObservationImport.updated_at)
+            .limit(BATCH)
+        )
         wanted = [(REVIEW_JOB, rid, {"revision_id": str(rid)}) for rid in revisions]
         wanted += [(IMPORT_JOB, iid, {"import_id": str(iid)}) for iid in imports]
+        wanted += [
+            (OBSERVATION_IMPORT_JOB, oid, {"import_id": str(oid)}) for oid in observation_imports
+        ]
         if not wanted:
             return 0
         arq_ids = {

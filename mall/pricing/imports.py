@@ -11,6 +11,7 @@ stored (``dedupe_key``) is never stored again.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,9 +237,18 @@ async def get_own(
 
 
 async def run(
-    session_maker: async_sessionmaker[AsyncSession], settings: Settings, import_id: uuid.UUID
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    import_id: uuid.UUID,
+    budget_seconds: float | None = None,
 ) -> ObservationImport | None:
-    """The job: the file's rows chunk by chunk, each chunk committed with the progress."""
+    """The job: the file's rows chunk by chunk, each chunk committed with the progress.
+
+    Past ``budget_seconds`` (checked after each chunk) the run asks for the next
+    one and returns the import still ``running``: a job stays within its time
+    limit, and work left by a worker that died resumes at the next chunk.
+    """
+    started = time.monotonic()
     async with session_maker() as session, session.begin():
         job = await session.get(ObservationImport, import_id, with_for_update=True)
         if job is None or job.status == "done":
@@ -283,6 +293,17 @@ async def run(
             rows_done=progress.rows_done,
             rows_total=len(rows),
         )
+        more = progress.rows_done < len(rows)
+        if more and budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            async with session_maker() as session, session.begin():
+                job = await session.get_one(ObservationImport, import_id)
+                await enqueue_job(
+                    session,
+                    IMPORT_JOB,
+                    key=f"{import_id}:{job.rows_done}",
+                    import_id=str(import_id),
+                )
+            return job
     async with session_maker() as session, session.begin():
         job = await session.get_one(ObservationImport, import_id, with_for_update=True)
         if job.status == "done":

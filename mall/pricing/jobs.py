@@ -34,8 +34,15 @@ async def enforce_price_deadlines(ctx: dict[str, Any]) -> int:
         return await service.enforce_deadlines(session)
 
 
-@job(imports.IMPORT_JOB)
+# A chunk of 25,000 rows takes a few seconds; past this the job hands over to the next.
+IMPORT_BUDGET_SECONDS = 20
+
+
+@job(imports.IMPORT_JOB, timeout=45)
 async def import_observations(ctx: dict[str, Any], import_id: str) -> int:
-    """Run a large observation import (resumes after its last committed chunk)."""
-    found = await imports.run(ctx["session_maker"], get_settings(), uuid.UUID(import_id))
+    """Run a large observation import, a time budget at a time (each run resumes after the
+    last committed chunk)."""
+    found = await imports.run(
+        ctx["session_maker"], get_settings(), uuid.UUID(import_id), IMPORT_BUDGET_SECONDS
+    )
     return found.new if found else 0
