@@ -118,9 +118,12 @@ def read_rows(content: bytes, file_format: str) -> tuple[list[str], Iterator[lis
     """(header, rows) of a CSV or XLSX file; malformed files are a 422."""
     try:
         if file_format == "csv":
-            reader = csv.reader(io.StringIO(_decode(content)))
-            header = next(reader, [])
-            return [h.strip() for h in header], iter(reader)
+            # newline="": a carriage return inside a line is the csv module's to judge;
+            # the rows are read here so that a malformed line is a 422 now, not a
+            # failure of the import's job later.
+            lines = list(csv.reader(io.StringIO(_decode(content), newline="")))
+            header = lines[0] if lines else []
+            return [h.strip() for h in header], iter(lines[1:])
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         rows = workbook.worksheets[0].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]

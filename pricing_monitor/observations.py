@@ -71,7 +71,8 @@ def rows_from_json_lines(content: str) -> list[dict[str, Any]]:
 
 
 def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+    """The rows of a CSV text by column name; a malformed file raises ``csv.Error``."""
+    return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))]
 
 
 # Per-row error codes with their English and Chinese messages.

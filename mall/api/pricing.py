@@ -71,6 +71,9 @@ def _row_schema() -> Schema:
 class ObservationImportOperation(Operation):
     """The import's request body: a JSON object, JSON lines or CSV, one row each."""
 
+    # The body's media types, for the document's problem answers (400, 413).
+    request_media_types = ("application/json", "application/x-ndjson", "text/csv")
+
     def __post_init__(self) -> None:
         row = _row_schema()
         self.request_body = RequestBody(

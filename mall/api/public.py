@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
 from catalog import categories as catalog_categories
@@ -464,6 +465,13 @@ class PublicController(Controller):
             f"{RELEASES_PAGE_SIZE} per page; links.next names the next page."
         ),
         media_type="application/json",
+        responses={
+            200: ResponseSpec(
+                dict[str, Any],
+                description="An OCDS 1.1 release package (as the OCDS 1.1 release-package schema"
+                " defines it)",
+            )
+        },
     )
     async def ocds_releases(
         self,

@@ -10,6 +10,7 @@ stored (``dedupe_key``) is never stored again.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import time
 import uuid
@@ -95,6 +96,15 @@ def parse(content: bytes, fmt: str) -> list[dict[str, Any]]:
                 code="pricing.csv_encoding",
                 title="文件须为 UTF-8 编码",
                 errors=[{"field": "file", "message": "not UTF-8", "message_zh": "不是 UTF-8"}],
+            ) from None
+        except csv.Error as exc:
+            raise InvalidError(
+                f"The CSV cannot be read: {exc}.",
+                code="pricing.csv_unreadable",
+                title="CSV 文件无法读取",
+                errors=[
+                    {"field": "file", "message": str(exc)[:200], "message_zh": "CSV 文件格式错误"}
+                ],
             ) from None
     try:
         return msgspec.json.decode(content, type=dict[str, list[dict[str, Any]]])["observations"]

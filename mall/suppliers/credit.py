@@ -44,8 +44,18 @@ def _parse_date(value: str) -> dt.date | None:
 
 def parse_rows(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Valid rows, and the invalid ones with their line numbers and reasons."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c != "expires_on"]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        fieldnames = reader.fieldnames or []
+        lines = list(reader)
+    except csv.Error as exc:
+        raise InvalidError(
+            f"The CSV cannot be read: {exc}.",
+            code="credit.csv_unreadable",
+            title="CSV 文件无法读取",
+            errors=[{"field": "file", "message": str(exc)[:200], "message_zh": "CSV 文件格式错误"}],
+        ) from None
+    missing = [c for c in COLUMNS if c not in fieldnames and c != "expires_on"]
     if missing:
         raise InvalidError(
             f"The CSV lacks columns: {', '.join(missing)}.",
@@ -54,7 +64,7 @@ def parse_rows(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             errors=[{"field": "file", "message": f"columns: {', '.join(COLUMNS)}"}],
         )
     valid, rejected = [], []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(lines, start=2):
         problems = []
         code = normalise_uscc(row.get("uscc") or "")
         if (problem := uscc_problem(code)) is not None:

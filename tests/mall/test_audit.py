@@ -200,7 +200,7 @@ async def test_checkpoints_are_signed_and_published(
         ).one()
     assert (created["audit_event_id"], created["event_hash"]) == (head.id, head.hash)
 
-    response = await client.get("/api/v1/public/audit/checkpoints", params={"limit": 5})
+    response = await client.get("/api/v1/public/audit/checkpoints", params={"page_size": 5})
     assert response.status_code == 200
     body = response.json()
     assert body["algorithm"] == "Ed25519"

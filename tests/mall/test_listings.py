@@ -537,7 +537,7 @@ async def test_titles_are_stored_without_invisible_characters_and_bypasses_are_c
     assert evidence["TITLE.CONTACT_INFO"] == "139 0472 0001"
     [note] = [
         n
-        for n in (await client.get("/api/v1/notifications/", headers=headers)).json()
+        for n in (await client.get("/api/v1/notifications/", headers=headers)).json()["items"]
         if n["kind"] == "listing.rejected"
     ]
     assert listing["revision"]["title"][:30] in note["title_zh"]
