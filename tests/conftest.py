@@ -143,6 +143,19 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
         yield test_client
 
 
+@pytest.fixture(autouse=True)
+def _suite_relay_restored() -> Iterator[None]:
+    """Tests that start an application or a relay of their own install it and
+    remove it when they stop; each test ends with the relay that was installed
+    before it (the suite's app's, bound to its own event loop), so later tests'
+    commits are still relayed at once."""
+    from mall.jobs import outbox
+
+    saved = outbox._relay
+    yield
+    outbox._relay = saved
+
+
 # The address Litestar's test client presents (the throttles count per address).
 TEST_CLIENT_ADDRESS = "testclient"
 

@@ -73,18 +73,6 @@ async def _create_accounts(database_url: str) -> dict[OrgKind, tuple[str, str]]:
     return accounts
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _suite_relay_restored() -> Iterator[None]:
-    """Applications started here install their own outbox relay and remove it
-    when they stop; put back the relay that was installed before (as it was,
-    bound to its own event loop)."""
-    from mall.jobs import outbox
-
-    saved = outbox._relay
-    yield
-    outbox._relay = saved
-
-
 @dataclasses.dataclass(frozen=True)
 class FuzzServer:
     base_url: str

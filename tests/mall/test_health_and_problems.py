@@ -2,23 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(autouse=True)
-def _suite_relay_restored() -> Iterator[None]:
-    """Applications started here install their own outbox relay and remove it
-    when they stop; put back the relay that was installed before (as it was,
-    bound to its own event loop)."""
-    from mall.jobs import outbox
-
-    saved = outbox._relay
-    yield
-    outbox._relay = saved
 
 
 async def test_health_and_ready(client) -> None:
