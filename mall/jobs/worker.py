@@ -149,8 +149,10 @@ def worker_options(
             _cron(settings, enforce_price_deadlines, minute=set(range(2, 60, 5)), second={45}),
             _cron(settings, expire_penalties, minute=set(range(0, 60, 5)), second={10}),
             _cron(settings, lift_expired_suspensions, minute=set(range(0, 60, 5)), second={15}),
-            # Hourly (at least daily is required): a deleted newest audit row shows.
-            _cron(settings, checkpoint_audit_chain, minute={53}, second={0}),
+            # Hourly (at least daily is required), and when the worker starts, so a new
+            # installation publishes its first checkpoint at once: a deleted newest
+            # audit row shows.
+            _cron(settings, checkpoint_audit_chain, minute={53}, second={0}, run_at_startup=True),
             # 01:00 Beijing time
             _cron(settings, send_document_reminders, hour={17}, minute={0}, second={0}),
         ],
