@@ -140,20 +140,26 @@ def app(settings: Settings, database_url: str, redis_url: str) -> Litestar:
 @pytest.fixture(scope="session")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as test_client:
+        _suite_relay.append(app.state.relay)
         yield test_client
+
+
+# The outbox relay of the suite's application, once its client has started.
+_suite_relay: list[object] = []
 
 
 @pytest.fixture(autouse=True)
 def _suite_relay_restored() -> Iterator[None]:
-    """Tests that start an application or a relay of their own install it and
-    remove it when they stop; each test ends with the relay that was installed
-    before it (the suite's app's, bound to its own event loop), so later tests'
-    commits are still relayed at once."""
+    """Tests that start an application, a worker or a relay of their own install
+    its relay and remove it when they stop; each test ends with the suite
+    application's relay installed again (bound to the suite's event loop), so
+    later tests' commits are relayed at once. Not the relay found when the test
+    began: a module's own server may have installed one that is gone by then."""
     from mall.jobs import outbox
 
     saved = outbox._relay
     yield
-    outbox._relay = saved
+    outbox._relay = _suite_relay[0] if _suite_relay else saved  # type: ignore[assignment]
 
 
 # The address Litestar's test client presents (the throttles count per address).
