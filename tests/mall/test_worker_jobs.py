@@ -42,6 +42,14 @@ from mall.search.service import SYNC_JOB, request_sync
 from mall.settings import RedisSettings, Settings
 
 
+@pytest.fixture(autouse=True)
+def _no_suite_relay() -> None:
+    """These tests drive relays and workers themselves: the suite application's
+    relay must not deliver their commits first (it is installed again after
+    each test)."""
+    install_relay(None)
+
+
 def _installation(settings: Settings, prefix: str) -> Settings:
     return replace(settings, redis=RedisSettings(url=settings.redis.url, key_prefix=prefix))
 
