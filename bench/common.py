@@ -7,6 +7,8 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -125,3 +127,39 @@ def print_table(results: list[Result]) -> None:
             f"{r.name:<26} {r.value:>10,.1f} {r.unit:<7} {r.reference:<36}"
             f" {r.reference_value:>10,.1f} {r.ratio:>6.3f}"
         )
+
+
+@contextlib.contextmanager
+def running_mall(database_url: str, redis_url: str) -> Iterator[str]:
+    """A seeded mall of its own (Redis prefix and queue) with an API process and a
+    worker on this machine; its base URL. Both are stopped, and the prefix's keys
+    removed, at the end."""
+    from bench.http_health import _serve  # it imports this module
+    from mall.embedded import free_port
+
+    prefix = f"bench-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MALL_REDIS_PREFIX": prefix,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "mall", "seed-demo"], env=env, check=True, capture_output=True
+    )
+    port = free_port()
+    api = _serve(["--factory", "mall.app:create_app"], port, env)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mall", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        worker.terminate()
+        api.terminate()
+        worker.wait(timeout=20)
+        api.wait(timeout=20)
+        clear_redis_prefix(redis_url, prefix)

@@ -4,83 +4,54 @@ a plain request (GET /health) to the same server."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import httpx
 
-from bench.common import Result, clear_redis_prefix, p95
-from bench.http_health import _serve
-from mall.embedded import free_port
+from bench.common import Result, p95, running_mall
 
 SUBMISSIONS = 40
 
 
 def run(database_url: str, redis_url: str) -> list[Result]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "MALL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "mall", "seed-demo"], env=env, check=True, capture_output=True
-    )
-    port = free_port()
-    api = _serve(["--factory", "mall.app:create_app"], port, env)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "mall", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            token = client.post(
-                "/api/v1/auth/login",
-                json={"email": "supplier@emall.example.com", "password": "Supplier#2026"},
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            time.sleep(1.0)  # the worker's start-up
-            latencies, plain = [], []
-            for _ in range(SUBMISSIONS):
-                model = f"B{uuid.uuid4().hex[:6]}"
-                started = time.perf_counter()
-                created = client.post(
-                    "/api/v1/listings/",
-                    headers=headers,
-                    json={
-                        "category_code": "A090101",
-                        "brand": "得力",
-                        "model": model,
-                        "title": f"得力 {model} A4 复印纸 70g 500张/包",
-                        "price": "23.50",
-                        "unit": "包",
-                        "attributes": {"幅面": "A4", "克重": 70, "每包张数": 500},
-                        "submit": True,
-                    },
-                ).json()
-                while (
-                    client.get(f"/api/v1/listings/{created['id']}", headers=headers).json()[
-                        "status"
-                    ]
-                    == "submitted"
-                ):
-                    time.sleep(0.01)
-                latencies.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                client.get("/health")
-                plain.append(time.perf_counter() - started)
-    finally:
-        worker.terminate()
-        api.terminate()
-        worker.wait(timeout=20)
-        api.wait(timeout=20)
-        clear_redis_prefix(redis_url, env["MALL_REDIS_PREFIX"])
+    with (
+        running_mall(database_url, redis_url) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        token = client.post(
+            "/api/v1/auth/login",
+            json={"email": "supplier@emall.example.com", "password": "Supplier#2026"},
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        time.sleep(1.0)  # the worker's start-up
+        latencies, plain = [], []
+        for _ in range(SUBMISSIONS):
+            model = f"B{uuid.uuid4().hex[:6]}"
+            started = time.perf_counter()
+            created = client.post(
+                "/api/v1/listings/",
+                headers=headers,
+                json={
+                    "category_code": "A090101",
+                    "brand": "得力",
+                    "model": model,
+                    "title": f"得力 {model} A4 复印纸 70g 500张/包",
+                    "price": "23.50",
+                    "unit": "包",
+                    "attributes": {"幅面": "A4", "克重": 70, "每包张数": 500},
+                    "submit": True,
+                },
+            ).json()
+            while (
+                client.get(f"/api/v1/listings/{created['id']}", headers=headers).json()["status"]
+                == "submitted"
+            ):
+                time.sleep(0.01)
+            latencies.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            client.get("/health")
+            plain.append(time.perf_counter() - started)
     return [
         Result.of(
             "listing_submit_to_decision_p95",

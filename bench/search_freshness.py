@@ -18,8 +18,6 @@ import io
 import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +26,7 @@ from collections.abc import Callable
 import httpx
 from PIL import Image, ImageDraw
 
-from bench.common import Result, clear_redis_prefix
-from bench.http_health import _serve
-from mall.embedded import free_port
+from bench.common import Result, running_mall
 
 SAMPLES = int(os.environ.get("MALL_BENCH_FRESHNESS_SAMPLES", "100"))
 SUBMITTERS = 3  # background suppliers submitting listings
@@ -141,27 +137,12 @@ def _load(base: str, stop: threading.Event, searches: list[float]) -> list[threa
 
 
 def run(database_url: str, redis_url: str) -> list[Result]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "MALL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "mall", "seed-demo"], env=env, check=True, capture_output=True
-    )
-    port = free_port()
-    api = _serve(["--factory", "mall.app:create_app"], port, env)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "mall", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     stop, searches = threading.Event(), []
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running_mall(database_url, redis_url) as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        try:
             supplier, buyer = _login(client, SUPPLIER), _login(client, BUYER)
             # The worker's start-up (its first listing found ends it), not measured.
             listing_id, model = _draft(client, supplier)
@@ -191,13 +172,8 @@ def run(database_url: str, redis_url: str) -> list[Result]:
             stop.set()
             for thread in threads:
                 thread.join(timeout=30)
-    finally:
-        stop.set()
-        worker.terminate()
-        api.terminate()
-        worker.wait(timeout=20)
-        api.wait(timeout=20)
-        clear_redis_prefix(redis_url, env["MALL_REDIS_PREFIX"])
+        finally:
+            stop.set()
     reference = p99(searches) * 1000
     reference_name = "purchaser search request p99, same server, same run"
     return [
