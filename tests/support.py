@@ -71,3 +71,23 @@ async def reveal_time_reached(session_maker: Any, check_id: str) -> str:
     async with session_maker() as session, session.begin():
         (await session.get(SpotCheck, uuid.UUID(check_id))).reveal_after = moment
     return moment.isoformat()
+
+
+async def new_notification(session_maker: Any, org_id: uuid.UUID) -> uuid.UUID:
+    """A notice for ``org_id`` committed through the service (its delivery job goes
+    through the outbox); its id."""
+    from mall.notifications import service as notifications
+
+    async with session_maker() as session, session.begin():
+        note = await notifications.notify(
+            session, org_id=org_id, kind="test.notice", title_zh="测试", title_en="Test"
+        )
+    return note.id
+
+
+async def notification_delivered(session_maker: Any, note_id: uuid.UUID) -> bool:
+    """Whether the notice's delivery job has run."""
+    from mall.notifications.models import Notification
+
+    async with session_maker() as session:
+        return (await session.get(Notification, note_id)).delivered_at is not None

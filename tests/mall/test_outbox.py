@@ -10,6 +10,7 @@ from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from arq.worker import Worker
 from sqlalchemy import select
+from support import new_notification
 
 from mall.auth.models import OrgKind
 from mall.embedded import free_port
@@ -18,14 +19,6 @@ from mall.jobs.outbox import Relay, arq_job_id, enqueue_job, install_relay
 from mall.jobs.worker import arq_redis_settings, worker_options
 from mall.notifications import service as notifications
 from mall.notifications.models import Notification
-
-
-async def _notify(session_maker, org_id) -> uuid.UUID:
-    async with session_maker() as session, session.begin():
-        note = await notifications.notify(
-            session, org_id=org_id, kind="test.outbox", title_zh="测试", title_en="Test"
-        )
-    return note.id
 
 
 async def _outbox_row(session_maker, note_id) -> OutboxJob:
@@ -58,7 +51,7 @@ async def test_redis_down_at_commit_delays_but_loses_nothing(
     )
     install_relay(dead)
     try:
-        note_id = await _notify(session_maker, org_id)
+        note_id = await new_notification(session_maker, org_id)
         await asyncio.sleep(0)  # let the after-commit delivery run
         await dead.close()
     finally:
@@ -89,7 +82,7 @@ async def test_delivered_right_after_commit_when_redis_is_up(
     )
     install_relay(relay)
     try:
-        note_id = await _notify(session_maker, org_id)
+        note_id = await new_notification(session_maker, org_id)
         await relay.close()  # waits for the after-commit delivery
     finally:
         install_relay(None)
@@ -130,9 +123,9 @@ async def test_commits_that_wait_for_the_relay_go_in_one_delivery(
     relay.deliver = held_first_delivery
     install_relay(relay)
     try:
-        first = await _notify(session_maker, org_id)
+        first = await new_notification(session_maker, org_id)
         await asyncio.sleep(0)  # the first delivery starts and is held
-        later = [await _notify(session_maker, org_id) for _ in range(4)]
+        later = [await new_notification(session_maker, org_id) for _ in range(4)]
         first_may_finish.set()
         await relay.close()
     finally:
@@ -161,7 +154,7 @@ async def test_crash_between_queueing_and_marking_leaves_rows_for_the_sweep(
     )
     install_relay(crashing)
     try:
-        note_id = await _notify(session_maker, org_id)
+        note_id = await new_notification(session_maker, org_id)
         await crashing.close()
     finally:
         install_relay(None)
@@ -193,7 +186,7 @@ async def test_a_row_relayed_twice_is_queued_once(
     )
     install_relay(crashing)
     try:
-        note_id = await _notify(session_maker, org_id)
+        note_id = await new_notification(session_maker, org_id)
         await crashing.close()
     finally:
         install_relay(None)
@@ -243,7 +236,7 @@ async def test_same_key_while_pending_is_one_job(session_maker) -> None:
 
 async def test_jobs_are_idempotent(session_maker, make_account) -> None:
     org_id = (await make_account(OrgKind.PURCHASER)).user.org_id
-    note_id = await _notify(session_maker, org_id)
+    note_id = await new_notification(session_maker, org_id)
     async with session_maker() as session, session.begin():
         assert await notifications.deliver(session, note_id) is True
     async with session_maker() as session, session.begin():

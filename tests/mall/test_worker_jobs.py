@@ -21,6 +21,7 @@ from arq.constants import job_key_prefix
 from arq.worker import func
 from PIL import Image
 from sqlalchemy import select, text
+from support import new_notification, notification_delivered
 
 from mall.auth.models import OrgKind
 from mall.embedded import free_port, port_answers
@@ -37,7 +38,6 @@ from mall.jobs.worker import (
     worker_options,
 )
 from mall.notifications import service as notifications
-from mall.notifications.models import Notification
 from mall.search.service import SYNC_JOB, request_sync
 from mall.settings import RedisSettings, Settings
 
@@ -66,19 +66,6 @@ async def _burst(worker: MallWorker) -> None:
         await worker.main()
     finally:
         await worker.close()
-
-
-async def _notify(session_maker, org_id) -> uuid.UUID:
-    async with session_maker() as session, session.begin():
-        note = await notifications.notify(
-            session, org_id=org_id, kind="test.worker", title_zh="测试", title_en="Test"
-        )
-    return note.id
-
-
-async def _delivered(session_maker, note_id) -> bool:
-    async with session_maker() as session:
-        return (await session.get(Notification, note_id)).delivered_at is not None
 
 
 async def _failures(session_maker, job_name: str) -> list[FailedJob]:
@@ -216,7 +203,7 @@ async def test_a_job_arq_lost_is_asked_for_again_from_the_outbox(
     )
     install_relay(relay)
     try:
-        note_id = await _notify(session_maker, org_id)
+        note_id = await new_notification(session_maker, org_id)
         await relay.close()
     finally:
         install_relay(None)
@@ -224,7 +211,7 @@ async def test_a_job_arq_lost_is_asked_for_again_from_the_outbox(
     assert await redis.delete(job_key_prefix + job_id) == 1  # the record is lost
 
     await _burst(_worker(settings, database_url, redis_url))
-    assert not await _delivered(session_maker, note_id)
+    assert not await notification_delivered(session_maker, note_id)
     async with session_maker() as session:
         row = (
             await session.scalars(
@@ -241,7 +228,7 @@ async def test_a_job_arq_lost_is_asked_for_again_from_the_outbox(
     assert await sweeper.sweep() >= 1
     await sweeper.close()
     await _burst(_worker(settings, database_url, redis_url))
-    assert await _delivered(session_maker, note_id)
+    assert await notification_delivered(session_maker, note_id)
 
 
 async def test_a_queued_job_nobody_asked_for_through_the_outbox_is_recorded_when_lost(
@@ -328,24 +315,24 @@ async def test_the_worker_survives_a_redis_outage_and_runs_what_was_asked_meanwh
     mall = _installation(settings, f"outage-{uuid.uuid4().hex[:8]}")
     worker = asyncio.create_task(run_worker(mall, database_url, url, backoff=(0.2, 0.5)))
     try:
-        before = await _notify(session_maker, org_id)  # swept at start-up
+        before = await new_notification(session_maker, org_id)  # swept at start-up
         for _ in range(100):
-            if await _delivered(session_maker, before):
+            if await notification_delivered(session_maker, before):
                 break
             await asyncio.sleep(0.1)
-        assert await _delivered(session_maker, before)
+        assert await notification_delivered(session_maker, before)
 
         server.kill()
         server.wait()
         await asyncio.sleep(1)
         assert not worker.done()
-        during = await _notify(session_maker, org_id)  # Redis is down: stays in the outbox
+        during = await new_notification(session_maker, org_id)  # Redis is down: stays in the outbox
         server = start_redis()
         for _ in range(150):
-            if await _delivered(session_maker, during):
+            if await notification_delivered(session_maker, during):
                 break
             await asyncio.sleep(0.1)
-        assert await _delivered(session_maker, during)
+        assert await notification_delivered(session_maker, during)
         assert not worker.done()
     finally:
         worker.cancel()
